@@ -1,0 +1,39 @@
+# The few verbs people use. Each one sets up the locked environment first.
+UV := $(shell ./scripts/ensure-uv.sh)
+RUN := $(UV) run --locked
+
+.PHONY: setup demo dev test test-fast lint fmt bench build-dbt docs clean
+
+setup:  ## install the locked environment (.venv)
+	$(UV) sync --locked
+
+demo: setup  ## the main job end to end on the embedded default
+	$(RUN) elt demo
+
+dev: setup  ## local endpoint + dagster dev UI on 127.0.0.1
+	$(RUN) elt dev
+
+test: setup  ## the whole test suite (unit + integration)
+	./scripts/run-tests.sh
+
+test-fast: setup  ## unit tests only
+	./scripts/run-tests.sh -m "not integration"
+
+lint: setup  ## ruff + sqlfluff
+	$(RUN) ruff check .
+	$(RUN) ruff format --check .
+	$(RUN) sqlfluff lint dbt_project/models dbt_project/tests dbt_project/macros
+
+fmt: setup
+	$(RUN) ruff format .
+	$(RUN) ruff check --fix .
+	$(RUN) sqlfluff fix dbt_project/models
+
+bench: setup  ## benchmarks -> benchmarks/results/*.json
+	$(RUN) python -m benchmarks.endpoint
+	$(RUN) python -m benchmarks.ingestion
+	$(RUN) python -m benchmarks.definitions
+
+clean:  ## remove local state (warehouse data, landing files, dagster home)
+	-$(RUN) elt warehouse stop
+	rm -rf .local/warehouse .local/landing .local/dlt .local/dagster dbt_project/target

@@ -1,0 +1,1 @@
+"""clickhouse-elt: the project's thin command line and shared configuration."""

@@ -1,0 +1,18 @@
+"""`elt`: the project's own command line. Only what dagster, dbt and dlt do not already do."""
+
+from __future__ import annotations
+
+import typer
+
+from ingestion.cli import landing_app, schema_app
+from warehouse.cli import sql_command, warehouse_app
+
+app = typer.Typer(no_args_is_help=True, add_completion=False, help=__doc__)
+app.add_typer(warehouse_app, name="warehouse")
+app.add_typer(schema_app, name="schema")
+app.add_typer(landing_app, name="landing")
+app.command("sql")(sql_command)
+
+
+if __name__ == "__main__":
+    app()
