@@ -11,7 +11,9 @@ from pathlib import Path
 import psycopg2
 import pytest
 
-PG_ADMIN_DSN = os.environ.get("ELT_TEST_PG_DSN", "host=127.0.0.1 port=5432 user=postgres dbname=postgres")
+PG_ADMIN_DSN = os.environ.get(
+    "ELT_TEST_PG_DSN", "host=127.0.0.1 port=5432 user=postgres dbname=postgres"
+)
 
 
 @pytest.fixture(scope="session")

@@ -1,4 +1,4 @@
-"""`elt warehouse …` and `elt sql`: the local ClickHouse endpoint's lifecycle. (Owner: endpoint work.)"""
+"""`elt warehouse …` and `elt sql`: the local ClickHouse endpoint lifecycle."""
 
 from __future__ import annotations
 
