@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import typer
 
+from elt.demo import demo_command
+from elt.dev import dev_command
 from ingestion.cli import landing_app, schema_app
 from warehouse.cli import sql_command, warehouse_app
 
@@ -12,6 +14,8 @@ app.add_typer(warehouse_app, name="warehouse")
 app.add_typer(schema_app, name="schema")
 app.add_typer(landing_app, name="landing")
 app.command("sql")(sql_command)
+app.command("demo")(demo_command)
+app.command("dev")(dev_command)
 
 
 if __name__ == "__main__":

@@ -1,8 +1,141 @@
-"""`elt schema …` and `elt landing …`. (Owner: ingestion work.)"""
+"""`elt schema …` and `elt landing …`."""
 
 from __future__ import annotations
+
+import datetime as dt
+import json
+from pathlib import Path
+from typing import Annotated
 
 import typer
 
 schema_app = typer.Typer(no_args_is_help=True, help="Central schema YAMLs.")
 landing_app = typer.Typer(no_args_is_help=True, help="Landing data (Jaffle Shop demo files).")
+
+SchemasDir = Annotated[
+    Path | None,
+    typer.Option("--schemas-dir", help="Folder of <source>/<table>.yml (default: ingestion/schemas)"),
+]
+
+
+@schema_app.command("validate")
+def validate_command(schemas_dir: SchemasDir = None) -> None:
+    """Check every schema YAML; report each bad file's first problem as file:line: field."""
+    from ingestion.schema import SCHEMAS_DIR, table_files, validate_dir
+
+    directory = schemas_dir or SCHEMAS_DIR
+    specs, errors = validate_dir(directory)
+    for error in errors:
+        typer.echo(str(error), err=True)
+    files = len(table_files(directory))
+    if errors:
+        typer.echo(f"{len(errors)} problem(s) in {files} file(s)", err=True)
+        raise typer.Exit(code=1)
+    typer.echo(f"ok: {len(specs)} table(s) in {len({s.source for s in specs})} source(s)")
+
+
+@schema_app.command("new")
+def new_command(
+    source: Annotated[str, typer.Argument(help="Source name (folder)")],
+    table: Annotated[str, typer.Argument(help="Table name (file name)")],
+    sample: Annotated[Path, typer.Option("--from", help="Sample CSV / Parquet / JSONL file")],
+    schemas_dir: SchemasDir = None,
+    force: Annotated[bool, typer.Option(help="Overwrite an existing YAML")] = False,
+) -> None:
+    """Draft <source>/<table>.yml from a sample file (types inferred; edit before use)."""
+    from ingestion.infer import write_draft
+    from ingestion.schema import SCHEMAS_DIR, SchemaError, parse_table_file
+
+    if not sample.exists():
+        typer.echo(f"sample file {sample} not found", err=True)
+        raise typer.Exit(code=2)
+    try:
+        target, _ = write_draft(source, table, sample, schemas_dir or SCHEMAS_DIR, force=force)
+    except (FileExistsError, ValueError) as exc:
+        typer.echo(str(exc), err=True)
+        raise typer.Exit(code=1) from None
+    try:
+        parse_table_file(target)
+    except SchemaError as exc:
+        typer.echo(f"wrote {target} (edit needed: {exc})")
+        return
+    typer.echo(f"wrote {target}")
+
+
+@schema_app.command("dbt-sources")
+def dbt_sources_command(
+    check: Annotated[bool, typer.Option("--check", help="Fail if a committed file differs")] = False,
+    schemas_dir: SchemasDir = None,
+    dbt_dir: Annotated[Path | None, typer.Option("--dbt-dir", help="dbt project dir")] = None,
+) -> None:
+    """Generate dbt_project/models/staging/<source>/_<source>__sources.yml from the schemas."""
+    from ingestion import dbt_sources
+    from ingestion.schema import SchemaErrors, load_schemas
+
+    try:
+        specs = load_schemas(schemas_dir)
+    except SchemaErrors as exc:
+        typer.echo(str(exc), err=True)
+        raise typer.Exit(code=1) from None
+    if check:
+        stale = dbt_sources.check(specs, dbt_dir)
+        for path in stale:
+            typer.echo(f"out of date: {path} (run `elt schema dbt-sources`)", err=True)
+        if stale:
+            raise typer.Exit(code=1)
+        typer.echo("dbt sources up to date")
+        return
+    for path in dbt_sources.write(specs, dbt_dir):
+        typer.echo(f"wrote {path}")
+
+
+@schema_app.command("json-schema")
+def json_schema_command(
+    check: Annotated[bool, typer.Option("--check", help="Fail if the published file differs")] = False,
+) -> None:
+    """Write ingestion/schemas/table.schema.json (editor autocompletion for the YAMLs)."""
+    from ingestion.schema import SCHEMAS_DIR, json_schema
+
+    path = SCHEMAS_DIR / "table.schema.json"
+    text = json.dumps(json_schema(), indent=2) + "\n"
+    current = path.read_text(encoding="utf-8") if path.exists() else ""
+    if check:
+        if current != text:
+            typer.echo(f"out of date: {path} (run `elt schema json-schema`)", err=True)
+            raise typer.Exit(code=1)
+        typer.echo("json schema up to date")
+        return
+    if current != text:
+        path.write_text(text, encoding="utf-8")
+    typer.echo(f"wrote {path}")
+
+
+@schema_app.command("load")
+def load_command(
+    source: Annotated[str, typer.Argument(help="Source name, e.g. jaffle_shop")],
+    table: Annotated[list[str] | None, typer.Option("--table", help="Only these tables")] = None,
+    landing_dir: Annotated[Path | None, typer.Option("--landing-dir")] = None,
+    day: Annotated[str | None, typer.Option("--day", help="Only this day (YYYY-MM-DD)")] = None,
+) -> None:
+    """Run the generated dlt source of SOURCE into ClickHouse `raw` (prints a JSON summary)."""
+    from ingestion.pipeline import daily_window, run_source
+
+    window = daily_window(dt.date.fromisoformat(day)) if day else None
+    result = run_source(source, landing_dir=landing_dir, window=window, tables=table or None)
+    typer.echo(json.dumps(result.summary()))
+
+
+@landing_app.command("jaffle")
+def jaffle_command(
+    years: Annotated[int, typer.Option("--years", min=1, help="Simulated years (jafgen)")] = 1,
+    until: Annotated[
+        str | None, typer.Option("--until", help="Publish daily files up to this day (YYYY-MM-DD)")
+    ] = None,
+    landing_dir: Annotated[Path | None, typer.Option("--landing-dir")] = None,
+) -> None:
+    """Generate Jaffle Shop data with jafgen (cached per N years) and publish the landing layout."""
+    from ingestion.landing import landing_jaffle
+
+    until_day = dt.date.fromisoformat(until) if until else None
+    written = landing_jaffle(years, until_day, landing_dir)
+    typer.echo(json.dumps({"files_written": written}))

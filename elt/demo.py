@@ -1,0 +1,366 @@
+"""`elt demo`: the main job end to end on the embedded default.
+
+Stages: (1) the local ClickHouse endpoint (started if nothing answers), (2) Jaffle Shop landing
+files (generated once, cached), (3) the dbt manifest (re-parsed only when stale), (4) every asset
+materialized through Dagster (dlt ingestion, then dbt, with every asset check) against the
+persistent instance in DAGSTER_HOME, so the runs show later in `make dev`, (5) a summary queried
+from the warehouse. Exit code 1 when a run, an asset or a check failed.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import re
+import time
+import traceback
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import typer
+
+from elt.config import dagster_home, local_paths, warehouse_settings
+
+_DAY_FILE = re.compile(r"^(\d{4}-\d{2}-\d{2})\.\w+$")
+
+
+def say(message: str = "") -> None:
+    print(message, flush=True)
+
+
+@dataclass
+class DemoReport:
+    success: bool = False
+    stage_seconds: dict[str, float] = field(default_factory=dict)
+    assets_total: int = 0
+    assets_materialized: int = 0
+    checks_passed: list[str] = field(default_factory=list)
+    checks_failed: list[str] = field(default_factory=list)
+    checks_missing: list[str] = field(default_factory=list)
+    raw_counts: dict[str, int] = field(default_factory=dict)
+    mart_counts: dict[str, int] = field(default_factory=dict)
+    run_ids: list[str] = field(default_factory=list)
+
+
+class Stages:
+    """Times each stage and prints a header line when it starts."""
+
+    def __init__(self, report: DemoReport) -> None:
+        self.report = report
+        self.current = ""
+
+    def run(self, name: str, title: str, fn: Callable[[], Any]) -> Any:
+        self.current = title
+        say(f"\n==> {title}")
+        started = time.monotonic()
+        try:
+            return fn()
+        finally:
+            elapsed = time.monotonic() - started
+            self.report.stage_seconds[name] = self.report.stage_seconds.get(name, 0.0) + elapsed
+
+
+# ------------------------------------------------------------------------- 1. the endpoint
+
+
+def ensure_endpoint() -> Any:
+    """Start the local endpoint when nothing answers on the configured port; print where it is."""
+    from warehouse.lifecycle import ensure_local_endpoint
+
+    settings = warehouse_settings()
+    started = time.monotonic()
+    info = ensure_local_endpoint()
+    took = time.monotonic() - started
+    host, http_port, tcp_port = info.host, info.http_port, info.tcp_port
+    if info.pid is None:  # answered, but not a local endpoint of ours (a server, another dir)
+        say(f"      using the ClickHouse that answers at {settings.http_url}")
+    else:
+        say(
+            f"      local endpoint (chDB) on http://{host}:{http_port}, native tcp {tcp_port}"
+            f" · pid {info.pid} · data {info.data_dir} · ready in {took:.1f} s"
+        )
+    # Everything after this (dlt, dbt subprocesses, Dagster resources) reads these.
+    os.environ["CLICKHOUSE_HOST"] = str(host)
+    os.environ["CLICKHOUSE_HTTP_PORT"] = str(http_port)
+    if tcp_port is not None:
+        os.environ["CLICKHOUSE_TCP_PORT"] = str(tcp_port)
+    return info
+
+
+# ------------------------------------------------------------------------- 2. landing files
+
+
+def publish_landing(years: int, until: dt.date | None) -> Path:
+    """Generate (jafgen, cached per number of years) and publish the files up to `until`."""
+    from ingestion.landing import SOURCE, cache_root, landing_jaffle
+
+    landing_dir = Path(local_paths().landing_dir)
+    cached = (cache_root() / f"{years}y" / ".complete").exists()
+    say("      jafgen output cached: " + ("yes" if cached else "no, generating (~15 s per year)"))
+    written = landing_jaffle(years, until=until, landing_dir=landing_dir)
+    root = landing_dir / SOURCE
+    files = sum(1 for p in root.rglob("*") if p.is_file())
+    days = landed_days(landing_dir)
+    span = f", days {days[0]}..{days[1]}" if days else ""
+    say(f"      {root}: {files} files{span}; {sum(written.values())} new or changed this run")
+    return landing_dir
+
+
+def landed_days(landing_dir: Path) -> tuple[str, str] | None:
+    """First and last day of the daily landing files (`<source>/<table>/YYYY-MM-DD.csv`)."""
+    days = sorted(
+        m.group(1)
+        for path in landing_dir.glob("*/*/*")
+        if (m := _DAY_FILE.match(path.name)) is not None
+    )
+    return (days[0], days[-1]) if days else None
+
+
+# ------------------------------------------------------------------------- 4. Dagster
+
+
+def prepare_dagster_home() -> Path:
+    """DAGSTER_HOME (default .local/dagster) with the dev dagster.yaml; exported for Dagster."""
+    from orchestration.instance import ensure_dagster_home
+
+    home = ensure_dagster_home(dagster_home().resolve())
+    os.environ["DAGSTER_HOME"] = str(home)
+    return home
+
+
+class EventPrinter:
+    """One line per materialized asset / check result / failure, with running counts."""
+
+    def __init__(self, assets_total: int, checks_total: int) -> None:
+        self.assets_total, self.checks_total = assets_total, checks_total
+        self.assets = self.checks_ok = self.checks_bad = 0
+
+    def __call__(self, event: Any) -> None:
+        kind = event.event_type_value
+        if kind == "ASSET_MATERIALIZATION":
+            self.assets += 1
+            partition = event.partition
+            part = f" [{partition}]" if partition else ""
+            say(
+                f"        asset {self.assets:>3}/{self.assets_total}  "
+                f"{event.asset_key.to_user_string()}{part}"
+            )
+        elif kind == "ASSET_CHECK_EVALUATION":
+            evaluation = event.event_specific_data
+            if evaluation.passed:
+                self.checks_ok += 1
+            else:
+                self.checks_bad += 1
+                severity = getattr(evaluation.severity, "value", evaluation.severity)
+                say(
+                    f"        CHECK FAILED ({severity})  {evaluation.asset_key.to_user_string()}"
+                    f":{evaluation.check_name}"
+                )
+            done = self.checks_ok + self.checks_bad
+            if not evaluation.passed or done % 10 == 0 or done == self.checks_total:
+                say(
+                    f"        checks {done:>3}/{self.checks_total}  "
+                    f"{self.checks_ok} passed, {self.checks_bad} failed"
+                )
+        elif kind == "STEP_FAILURE":
+            error = getattr(event.event_specific_data, "error", None)
+            message = error.message.strip().splitlines()[0] if error is not None else ""
+            say(f"        STEP FAILED  {event.step_key}: {message}")
+        elif kind == "STEP_START":
+            say(f"      step {event.step_key}")
+
+
+def stage_name(assets: tuple[Any, ...]) -> str:
+    """ "ingest" for runs of raw tables only (dlt), else "transform" (dbt)."""
+    return "ingest" if all(k.path[0] == "raw" for k in assets) else "transform"
+
+
+def select_keys(asset_graph: Any, select: str | None, skip_dbt: bool) -> set[Any]:
+    """The assets to materialize: all, a Dagster selection string, or the raw tables only."""
+    import dagster as dg
+
+    keys = set(asset_graph.materializable_asset_keys)
+    if select:
+        keys &= set(dg.AssetSelection.from_string(select).resolve(asset_graph))
+        if not keys:
+            raise ValueError(f"--select {select!r} matches no asset")
+    if skip_dbt:
+        keys = {k for k in keys if k.path[0] == "raw"}
+    return keys
+
+
+def materialize(
+    report: DemoReport, stages: Stages, landing_dir: Path, skip_dbt: bool, select: str | None
+) -> Any:
+    import dagster as dg
+
+    from elt.dbt_state import ensure_manifest
+    from elt.materialize import execute_run, partition_range, plan_runs
+
+    home = prepare_dagster_home()
+    rebuilt = stages.run("dbt manifest", "dbt manifest", ensure_manifest)
+    say("      re-parsed (dbt parse)" if rebuilt else "      up to date (reused)")
+
+    def load() -> Any:
+        from orchestration.definitions import defs
+
+        return defs
+
+    started = time.monotonic()
+    defs = load()
+    asset_graph = defs.resolve_asset_graph()
+    keys = select_keys(asset_graph, select, skip_dbt)
+    checks_total = sum(len(asset_graph.get(k).check_keys) for k in keys)
+    plan = plan_runs(asset_graph, keys, layer=lambda key: 0 if key.path[0] == "raw" else 1)
+    report.assets_total = len(keys)
+    report.stage_seconds["load definitions"] = time.monotonic() - started
+    window = landed_days(landing_dir)
+    instance = dg.DagsterInstance.get()
+    say(
+        f"      {len(keys)} assets, {checks_total} checks, {len(plan)} runs"
+        f" · DAGSTER_HOME {home}" + (f" · days {window[0]}..{window[1]}" if window else "")
+    )
+    printer = EventPrinter(len(keys), checks_total)
+    job = defs.resolve_implicit_global_asset_job_def()
+    quiet = {"loggers": {"console": {"config": {"log_level": "ERROR"}}}}
+    from elt.materialize import RANGE_END_TAG, RANGE_START_TAG, MaterializeResult
+
+    result = MaterializeResult()
+    for index, planned in enumerate(plan, start=1):
+        name = stage_name(planned.assets)
+        tags = {"elt/demo": "true", "elt/stage": name}
+        scope = "unpartitioned"
+        if planned.partitions_def is not None:
+            first, last = window or (None, None)
+            start, end = partition_range(planned.partitions_def, first, last)
+            tags |= {RANGE_START_TAG: start, RANGE_END_TAG: end}
+            scope = f"daily partitions {start}..{end}"
+        for key in planned.assets:
+            result.expected_checks |= set(asset_graph.get(key).check_keys)
+
+        def run_one(planned=planned, tags=tags) -> Any:
+            return execute_run(
+                job, instance, planned, tags=tags, on_event=printer, run_config=quiet
+            )
+
+        title = f"{name}: run {index}/{len(plan)}, {len(planned.assets)} assets ({scope})"
+        outcome = stages.run(name, title, run_one)
+        say(
+            f"      run {outcome.run_id} {'succeeded' if outcome.success else 'FAILED'}"
+            f" in {outcome.seconds:.1f} s"
+        )
+        result.runs.append(outcome)
+        if not outcome.success:
+            break
+    return result
+
+
+# ------------------------------------------------------------------------- 5. summary
+
+
+def run_demo(
+    years: int = 1,
+    until: dt.date | None = None,
+    skip_dbt: bool = False,
+    select: str | None = None,
+) -> DemoReport:
+    from elt.summary import MART_DATABASE, clickhouse_client, render_summary, table_counts
+
+    report = DemoReport()
+    stages = Stages(report)
+    window = f"{years} simulated year(s)" + (f", until {until}" if until else "")
+    say(f"elt demo: Jaffle Shop ({window}) → dlt → ClickHouse → dbt, through Dagster")
+    stages.run("endpoint", "local ClickHouse endpoint", ensure_endpoint)
+    landing_dir = stages.run(
+        "landing", "landing files (jafgen, cached)", lambda: publish_landing(years, until)
+    )
+    result = materialize(report, stages, landing_dir, skip_dbt, select)
+
+    def counts() -> tuple[list[Any], list[Any]]:
+        client = clickhouse_client()
+        raw = table_counts(client, warehouse_settings().raw_database)
+        marts = [] if skip_dbt else table_counts(client, MART_DATABASE)
+        if select:  # only what was selected (raw tables / marts by their asset keys)
+            raw = [
+                c
+                for c in raw
+                if any(
+                    c.table == f"{k.path[1]}___{k.path[-1]}"
+                    for k in result.materialized
+                    if k.path[0] == "raw"
+                )
+            ]
+            marts = [
+                c for c in marts if any(k.path == ["marts", c.table] for k in result.materialized)
+            ]
+        return raw, marts
+
+    raw, marts = stages.run("summary", "summary (row counts from ClickHouse)", counts)
+    report.assets_materialized = len(result.materialized)
+    report.checks_passed = [str(k.to_user_string()) for k in result.passed_checks]
+    report.checks_failed = [str(k.to_user_string()) for k in result.failed_checks]
+    report.checks_missing = [str(k.to_user_string()) for k in result.missing]
+    report.raw_counts = {c.name: c.rows for c in raw}
+    report.mart_counts = {c.name: c.rows for c in marts}
+    report.run_ids = [r.run_id for r in result.runs]
+    report.success = (
+        result.success
+        and report.assets_materialized == report.assets_total
+        and (skip_dbt or bool(select) or (bool(marts) and all(c.rows > 0 for c in marts)))
+    )
+    say(
+        render_summary(
+            assets_materialized=report.assets_materialized,
+            assets_total=report.assets_total,
+            runs=len(result.runs),
+            checks_passed=len(report.checks_passed),
+            checks_failed=report.checks_failed,
+            checks_missing=report.checks_missing,
+            raw=raw,
+            marts=marts,
+            stage_seconds=report.stage_seconds,
+            dev_port=int(os.environ.get("ELT_DEV_PORT", "3000")),
+            success=report.success,
+        )
+    )
+    return report
+
+
+def _parse_date(value: str | None) -> dt.date | None:
+    if value in (None, ""):
+        return None
+    try:
+        return dt.date.fromisoformat(value)
+    except ValueError:
+        raise typer.BadParameter(f"{value!r} is not a date (YYYY-MM-DD)") from None
+
+
+def demo_command(
+    years: int = typer.Option(
+        1, "--years", min=1, max=10, envvar="ELT_DEMO_YEARS", help="Simulated years (jafgen)."
+    ),
+    until: str = typer.Option(
+        None,
+        "--until",
+        envvar="ELT_DEMO_UNTIL",
+        help="Publish the days up to this date (YYYY-MM-DD, inclusive); default: all days.",
+    ),
+    skip_dbt: bool = typer.Option(
+        False, "--skip-dbt", help="Only land and ingest the raw tables (CI builds dbt itself)."
+    ),
+    select: str = typer.Option(
+        None,
+        "--select",
+        help="Only these assets (Dagster selection syntax), e.g. 'key:\"raw/shop/reviews\"+'.",
+    ),
+) -> None:
+    """The main job end to end: endpoint, landing data, every asset through Dagster, summary."""
+    try:
+        report = run_demo(years=years, until=_parse_date(until), skip_dbt=skip_dbt, select=select)
+    except Exception as exc:
+        traceback.print_exc()
+        say(f"\nelt demo FAILED: {type(exc).__name__}: {exc}")
+        raise typer.Exit(code=1) from None
+    raise typer.Exit(code=0 if report.success else 1)

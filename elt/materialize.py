@@ -1,0 +1,246 @@
+"""Materialize every asset of a Dagster `Definitions` in dependency order, streaming progress.
+
+One Dagster run cannot mix assets of different partitions definitions, so the assets are planned
+into a short sequence of runs (`plan_runs`): each run holds assets of one partitions definition
+whose upstream assets are done or in the same run. Partitioned runs cover a partition range in one
+run (`dagster/asset_partition_range_*` tags; the assets need a single-run backfill policy). Each
+run executes in process against the given instance (so it shows in `dagster dev`), while the
+caller's `on_event` sees its events as they are written (asset materializations, check results).
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+import uuid
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+import dagster as dg
+from dagster import AssetKey, DagsterEventType
+
+RANGE_START_TAG = "dagster/asset_partition_range_start"
+RANGE_END_TAG = "dagster/asset_partition_range_end"
+
+# Events shown while a run executes.
+PROGRESS_EVENTS = {
+    DagsterEventType.RUN_START,
+    DagsterEventType.STEP_START,
+    DagsterEventType.STEP_FAILURE,
+    DagsterEventType.ASSET_MATERIALIZATION,
+    DagsterEventType.ASSET_CHECK_EVALUATION,
+    DagsterEventType.RUN_SUCCESS,
+    DagsterEventType.RUN_FAILURE,
+}
+
+
+@dataclass(frozen=True)
+class PlannedRun:
+    """One Dagster run: assets sharing a partitions definition (None = unpartitioned)."""
+
+    assets: tuple[AssetKey, ...]
+    partitions_def: dg.PartitionsDefinition | None = None
+
+    @property
+    def partitioned(self) -> bool:
+        return self.partitions_def is not None
+
+
+@dataclass
+class RunOutcome:
+    run_id: str
+    success: bool
+    materialized: list[AssetKey] = field(default_factory=list)
+    checks: list[Any] = field(default_factory=list)  # AssetCheckEvaluation
+    failures: list[str] = field(default_factory=list)
+    seconds: float = 0.0
+
+
+@dataclass
+class MaterializeResult:
+    runs: list[RunOutcome] = field(default_factory=list)
+    expected_checks: set[dg.AssetCheckKey] = field(default_factory=set)
+
+    @property
+    def success(self) -> bool:
+        return all(r.success for r in self.runs) and not self.failed_checks and not self.missing
+
+    @property
+    def materialized(self) -> set[AssetKey]:
+        return {k for r in self.runs for k in r.materialized}
+
+    @property
+    def checks(self) -> dict[dg.AssetCheckKey, Any]:
+        """The last evaluation of each check."""
+        return {c.asset_check_key: c for r in self.runs for c in r.checks}
+
+    @property
+    def passed_checks(self) -> list[dg.AssetCheckKey]:
+        return sorted((k for k, c in self.checks.items() if c.passed), key=str)
+
+    @property
+    def failed_checks(self) -> list[dg.AssetCheckKey]:
+        return sorted((k for k, c in self.checks.items() if not c.passed), key=str)
+
+    @property
+    def missing(self) -> list[dg.AssetCheckKey]:
+        """Checks that should have run with their assets but reported nothing."""
+        return sorted(self.expected_checks - self.checks.keys(), key=str)
+
+
+def _partitions_id(partitions_def: dg.PartitionsDefinition | None) -> str:
+    return "" if partitions_def is None else repr(partitions_def)
+
+
+def plan_runs(
+    asset_graph: Any,
+    keys: Iterable[AssetKey] | None = None,
+    layer: Callable[[AssetKey], int] = lambda key: 0,
+) -> list[PlannedRun]:
+    """Order the materializable assets into runs of one partitions definition (and layer) each.
+
+    Greedy: among the assets whose upstream is done, take the group (lowest `layer` first, e.g.
+    ingestion before dbt) whose run can absorb the most assets: its ready assets plus same-group
+    descendants that become ready.
+    """
+    selected = set(keys) if keys is not None else set(asset_graph.materializable_asset_keys)
+    nodes = {k: asset_graph.get(k) for k in selected}
+    parents = {k: {p for p in nodes[k].parent_keys if p in selected} for k in selected}
+    group = {k: (layer(k), _partitions_id(nodes[k].partitions_def)) for k in selected}
+    done: set[AssetKey] = set()
+    runs: list[PlannedRun] = []
+    while len(done) < len(selected):
+        best: set[AssetKey] = set()
+        for gid in sorted({group[k] for k in selected - done}):
+            if best and gid[0] > group[next(iter(best))][0]:
+                break  # a lower layer can run: it goes first
+            batch: set[AssetKey] = set()
+            grew = True
+            while grew:
+                grew = False
+                for key in selected - done - batch:
+                    if group[key] == gid and parents[key] <= done | batch:
+                        batch.add(key)
+                        grew = True
+            if len(batch) > len(best):
+                best = batch
+        if not best:  # a cycle cannot happen in a valid asset graph; guard anyway
+            raise RuntimeError(f"cannot order assets: {sorted(map(str, selected - done))}")
+        ordered = tuple(sorted(best, key=lambda k: k.to_user_string()))
+        runs.append(PlannedRun(ordered, nodes[ordered[0]].partitions_def))
+        done |= best
+    return runs
+
+
+def partition_range(
+    partitions_def: dg.PartitionsDefinition, first: str | None = None, last: str | None = None
+) -> tuple[str, str]:
+    """The partition keys to cover, clipped to `first`..`last` (keys, inclusive)."""
+    keys = partitions_def.get_partition_keys()
+    if first is not None:
+        keys = [k for k in keys if k >= first]
+    if last is not None:
+        keys = [k for k in keys if k <= last]
+    if not keys:
+        raise ValueError(f"no partition between {first} and {last} in {partitions_def}")
+    return keys[0], keys[-1]
+
+
+def _event_of(record: Any) -> Any:
+    return record.event_log_entry.dagster_event
+
+
+def execute_run(
+    job: dg.JobDefinition,
+    instance: dg.DagsterInstance,
+    planned: PlannedRun,
+    *,
+    tags: dict[str, str] | None = None,
+    on_event: Callable[[Any], None] | None = None,
+    run_config: dict[str, Any] | None = None,
+    poll_seconds: float = 0.25,
+) -> RunOutcome:
+    """Execute one planned run in process; stream its events to `on_event` while it runs."""
+    run_id = str(uuid.uuid4())
+    outcome = RunOutcome(run_id=run_id, success=False)
+    box: dict[str, Any] = {}
+
+    def work() -> None:
+        try:
+            box["result"] = job.execute_in_process(
+                instance=instance,
+                asset_selection=list(planned.assets),
+                run_id=run_id,
+                tags=tags or {},
+                run_config=run_config,
+                raise_on_error=False,
+            )
+        except BaseException as exc:  # surfaced below, after the events are drained
+            box["error"] = exc
+
+    started = time.monotonic()
+    worker = threading.Thread(target=work, name=f"dagster-run-{run_id[:8]}", daemon=True)
+    worker.start()
+    cursor: str | None = None
+    while True:
+        alive = worker.is_alive()
+        conn = instance.get_records_for_run(run_id, cursor=cursor, of_type=PROGRESS_EVENTS)
+        cursor = conn.cursor if conn.records else cursor
+        for record in conn.records:
+            event = _event_of(record)
+            if event is None:
+                continue
+            if event.event_type == DagsterEventType.ASSET_MATERIALIZATION:
+                outcome.materialized.append(event.asset_key)
+            elif event.event_type == DagsterEventType.ASSET_CHECK_EVALUATION:
+                outcome.checks.append(event.event_specific_data)
+            elif event.event_type == DagsterEventType.STEP_FAILURE:
+                outcome.failures.append(event.step_key or "?")
+            if on_event is not None:
+                on_event(event)
+        if not alive and not conn.has_more:
+            break
+        if not conn.has_more:
+            time.sleep(poll_seconds)
+    outcome.seconds = time.monotonic() - started
+    if "error" in box:
+        outcome.failures.append(f"{type(box['error']).__name__}: {box['error']}")
+    else:
+        outcome.success = bool(box["result"].success)
+    return outcome
+
+
+def materialize_all(
+    defs: dg.Definitions,
+    instance: dg.DagsterInstance,
+    *,
+    first_partition: str | None = None,
+    last_partition: str | None = None,
+    keys: Iterable[AssetKey] | None = None,
+    on_plan: Callable[[int, PlannedRun, dict[str, str]], None] | None = None,
+    on_event: Callable[[Any], None] | None = None,
+    run_config: dict[str, Any] | None = None,
+    tags: dict[str, str] | None = None,
+) -> MaterializeResult:
+    """Materialize the assets (all by default) with their checks; stop at the first failed run."""
+    asset_graph = defs.resolve_asset_graph()
+    job = defs.resolve_implicit_global_asset_job_def()
+    plan = plan_runs(asset_graph, keys)
+    result = MaterializeResult()
+    for index, planned in enumerate(plan, start=1):
+        run_tags = {"elt/stage": f"{index}/{len(plan)}", **(tags or {})}
+        if planned.partitions_def is not None:
+            start, end = partition_range(planned.partitions_def, first_partition, last_partition)
+            run_tags |= {RANGE_START_TAG: start, RANGE_END_TAG: end}
+        for key in planned.assets:
+            result.expected_checks |= set(asset_graph.get(key).check_keys)
+        if on_plan is not None:
+            on_plan(index, planned, run_tags)
+        outcome = execute_run(
+            job, instance, planned, tags=run_tags, on_event=on_event, run_config=run_config
+        )
+        result.runs.append(outcome)
+        if not outcome.success:
+            break
+    return result

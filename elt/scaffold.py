@@ -1,0 +1,274 @@
+"""Scaffold a dbt staging model (SQL + YAML) for a table declared in a schema YAML.
+
+`ingestion/schemas/<source>/<table>.yml` → `dbt_project/models/staging/<source>/`
+`stg_<source>__<table>.sql` (one import CTE on the dbt source, columns grouped by kind) and
+`stg_<source>__<table>.yml` (description, columns, `unique` + `not_null` on the primary key).
+Rendering is pure (`render_staging_sql`, `render_staging_yaml`); `scaffold_dbt` writes the files and
+regenerates the dbt sources so the new model resolves `source()` with no hand edits.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+import yaml
+
+from elt.config import PROJECT_ROOT
+from elt.identifiers import validate_identifier
+
+DBT_PROJECT_DIR = PROJECT_ROOT / "dbt_project"
+
+# Column groups, in the order a jaffle-shop staging model lists them.
+_GROUPS = ("ids", "text", "numerics", "booleans", "dates", "timestamps")
+
+
+@dataclass(frozen=True)
+class Column:
+    name: str
+    type: str = "string"
+    description: str = ""
+
+
+@dataclass(frozen=True)
+class TableShape:
+    """What the scaffold needs from a table spec (decoupled from the ingestion spec class)."""
+
+    source: str
+    name: str
+    columns: tuple[Column, ...]
+    primary_key: tuple[str, ...]
+    description: str = ""
+    deduplicate: bool = True  # raw table collapses re-deliveries (ReplacingMergeTree): read FINAL
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def model_name(self) -> str:
+        return f"stg_{self.source}__{self.name}"
+
+
+def _get(obj: Any, name: str, default: Any = None) -> Any:
+    if isinstance(obj, dict):
+        return obj.get(name, default)
+    return getattr(obj, name, default)
+
+
+def shape_from_spec(spec: Any) -> TableShape:
+    """Adapt an ingestion table spec (pydantic model or plain dict) to a `TableShape`."""
+    source = validate_identifier(str(_get(spec, "source")), field="source")
+    name = validate_identifier(str(_get(spec, "name")), field="table")
+    columns = []
+    for col in _get(spec, "columns", []) or []:
+        col_type = _get(col, "type", "string")
+        col_type = getattr(col_type, "value", col_type)  # enums
+        columns.append(
+            Column(
+                name=validate_identifier(str(_get(col, "name")), field="column"),
+                type=str(col_type),
+                description=str(_get(col, "description", "") or ""),
+            )
+        )
+    pk = _get(spec, "primary_key", []) or []
+    if isinstance(pk, str):
+        pk = [pk]
+    engine = _get(_get(spec, "clickhouse", None) or {}, "engine", "ReplacingMergeTree")
+    disposition = _get(spec, "resolved_write_disposition") or _get(spec, "write_disposition")
+    disposition = str(getattr(disposition, "value", disposition) or "")
+    deduplicate = "Replacing" in str(engine) or disposition == "merge"
+    return TableShape(
+        source=source,
+        name=name,
+        columns=tuple(columns),
+        primary_key=tuple(str(c) for c in pk),
+        description=str(_get(spec, "description", "") or ""),
+        deduplicate=deduplicate,
+    )
+
+
+def column_group(column: Column, primary_key: Sequence[str] = ()) -> str:
+    """Which commented group a column belongs to (dbt style guide naming)."""
+    name, ctype = column.name.lower(), column.type.lower()
+    if name in primary_key or name == "id" or name.endswith("_id") or name in {"sku"}:
+        return "ids"
+    if ctype.startswith("bool") or name.startswith(("is_", "has_")):
+        return "booleans"
+    if ctype.startswith(("timestamp", "datetime")) or name.endswith("_at"):
+        return "timestamps"
+    if ctype.startswith("date") or name.endswith("_date"):
+        return "dates"
+    if ctype.startswith(("int", "uint", "float", "double", "decimal", "numeric", "bigint")):
+        return "numerics"
+    return "text"
+
+
+def render_staging_sql(shape: TableShape) -> str:
+    """The staging model: one import CTE on the source, then the columns grouped by kind."""
+    if not shape.columns:
+        raise ValueError(f"{shape.source}.{shape.name}: the table declares no columns")
+    grouped: dict[str, list[str]] = {g: [] for g in _GROUPS}
+    for col in shape.columns:
+        grouped[column_group(col, shape.primary_key)].append(col.name)
+    # When dlt loaded the row (project macro over _dlt_load_id), as every staging model has.
+    grouped["timestamps"].append("{{ dlt_loaded_at() }} as loaded_at")
+    blocks = [(g, names) for g, names in grouped.items() if names]
+    lines: list[str] = []
+    total = sum(len(names) for _, names in blocks)
+    emitted = 0
+    for index, (group, names) in enumerate(blocks):
+        if index:
+            lines.append("")
+        lines.append(f"        -- {group}")
+        for col_name in names:
+            emitted += 1
+            comma = "," if emitted < total else ""
+            lines.append(f"        {col_name}{comma}")
+    final = " final" if shape.deduplicate else ""
+    source_ref = "{{ source('" + shape.source + "', '" + shape.name + "') }}"
+    return (
+        "with\n\n"
+        "source as (\n\n"
+        f"    select * from {source_ref}{final}\n\n"
+        "),\n\n"
+        "renamed as (\n\n"
+        "    select\n" + "\n".join(lines) + "\n\n    from source\n\n"
+        "),\n\n"
+        "final as (\n\n"
+        "    select * from renamed\n\n"
+        ")\n\n"
+        "select * from final\n"
+    )
+
+
+def _key_tests(shape: TableShape) -> tuple[dict[str, list[Any]], list[Any]]:
+    """Column tests and model tests enforcing the primary key (single or composite)."""
+    column_tests: dict[str, list[Any]] = {c: ["not_null"] for c in shape.primary_key}
+    model_tests: list[Any] = []
+    if len(shape.primary_key) == 1:
+        column_tests[shape.primary_key[0]] = ["unique", "not_null"]
+    elif len(shape.primary_key) > 1:
+        combo = "(" + ", ".join(shape.primary_key) + ")"
+        model_tests.append({"unique": {"arguments": {"column_name": combo}}})
+    return column_tests, model_tests
+
+
+def render_staging_yaml(shape: TableShape) -> str:
+    """The model's YAML: description, every column, key tests."""
+    column_tests, model_tests = _key_tests(shape)
+    columns = []
+    for col in shape.columns:
+        entry: dict[str, Any] = {"name": col.name}
+        if col.description:
+            entry["description"] = col.description
+        if col.name in column_tests:
+            entry["data_tests"] = column_tests[col.name]
+        columns.append(entry)
+    model: dict[str, Any] = {
+        "name": shape.model_name,
+        "description": shape.description
+        or f"Staging model for {shape.source}.{shape.name}: one row per primary key.",
+    }
+    if model_tests:
+        model["data_tests"] = model_tests
+    model["columns"] = columns
+    header = (
+        f"# Scaffolded by `elt schema new` from ingestion/schemas/{shape.source}/{shape.name}.yml;"
+        " review and edit.\n"
+    )
+    body = yaml.safe_dump(
+        {"version": 2, "models": [model]}, sort_keys=False, allow_unicode=True, width=100
+    )
+    return header + body
+
+
+def staging_paths(shape: TableShape, project_dir: Path | None = None) -> tuple[Path, Path]:
+    folder = (project_dir or DBT_PROJECT_DIR) / "models" / "staging" / shape.source
+    return folder / f"{shape.model_name}.sql", folder / f"{shape.model_name}.yml"
+
+
+def _find_spec(specs: Iterable[Any], source: str, table: str) -> Any:
+    for spec in specs:
+        if _get(spec, "source") == source and _get(spec, "name") == table:
+            return spec
+    raise LookupError(f"no schema YAML for {source}.{table} (expected ingestion/schemas/{source}/)")
+
+
+def default_schemas_dir() -> Path | None:
+    """ELT_SCHEMAS_DIR if set (as the Dagster code location reads it), else ingestion's default."""
+    value = os.environ.get("ELT_SCHEMAS_DIR")
+    return Path(value) if value else None
+
+
+def default_project_dir() -> Path:
+    return Path(os.environ.get("ELT_DBT_PROJECT_DIR", DBT_PROJECT_DIR))
+
+
+def regenerate_dbt_sources(specs: list[Any], project_dir: Path) -> list[Path]:
+    """Rewrite `_<source>__sources.yml` from the schema YAMLs (files that changed)."""
+    from ingestion import dbt_sources
+
+    return dbt_sources.write(specs, project_dir)
+
+
+def scaffold_dbt(
+    source: str,
+    table: str,
+    *,
+    schemas_dir: Path | None = None,
+    project_dir: Path | None = None,
+    overwrite: bool = False,
+    regenerate_sources: bool = True,
+) -> list[Path]:
+    """Write the staging model SQL + YAML for `source.table`; return the files written.
+
+    Existing files are kept unless `overwrite` (an analyst may have edited them).
+    """
+    from ingestion.schema import load_schemas
+
+    validate_identifier(source, field="source")
+    validate_identifier(table, field="table")
+    project_dir = Path(project_dir or default_project_dir())
+    specs = load_schemas(schemas_dir or default_schemas_dir())
+    shape = shape_from_spec(_find_spec(specs, source, table))
+    written: list[Path] = []
+    sql_path, yml_path = staging_paths(shape, project_dir)
+    for path, text in (
+        (sql_path, render_staging_sql(shape)),
+        (yml_path, render_staging_yaml(shape)),
+    ):
+        if path.exists() and not overwrite:
+            continue
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text)
+        written.append(path)
+    if regenerate_sources:
+        written += regenerate_dbt_sources(specs, project_dir)
+    return written
+
+
+def scaffold_dbt_command(
+    source: Annotated[str, typer.Argument(help="Source name (folder under ingestion/schemas)")],
+    table: Annotated[str, typer.Argument(help="Table name (its YAML file name)")],
+    schemas_dir: Annotated[
+        Path | None, typer.Option("--schemas-dir", help="Folder of <source>/<table>.yml")
+    ] = None,
+    dbt_dir: Annotated[Path | None, typer.Option("--dbt-dir", help="dbt project dir")] = None,
+    force: Annotated[bool, typer.Option("--force", help="Overwrite the staging model")] = False,
+) -> None:
+    """Scaffold the staging model (SQL + YAML) of a table and regenerate its dbt sources."""
+    from ingestion.schema import SchemaErrors
+
+    try:
+        written = scaffold_dbt(
+            source, table, schemas_dir=schemas_dir, project_dir=dbt_dir, overwrite=force
+        )
+    except (LookupError, ValueError, SchemaErrors) as exc:
+        typer.echo(str(exc), err=True)
+        raise typer.Exit(code=1) from None
+    for path in written:
+        typer.echo(f"wrote {path}")
+    if not written:
+        typer.echo("nothing to write: the staging model exists (use --force to overwrite)")

@@ -1,0 +1,470 @@
+"""Schema specs -> dlt source and resources (pure: nothing connects until the source is iterated).
+
+One dlt source per `<source>` folder, one resource per table. Each resource streams bounded Arrow
+batches, converts them to the declared types (`ingestion.conform`), sends rows that do not fit to
+the source's `_rejected_rows` table (same load package: atomic with the data), and keeps two
+pieces of dlt resource state (committed with the load package, so an interrupted run resumes):
+the fingerprints of files already loaded and the incremental cursor's last value.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+import os
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import dlt
+import pyarrow as pa
+import pyarrow.compute as pc
+from dlt.destinations.adapters import clickhouse_adapter
+from dlt.extract import DltResource, DltSource
+
+from ingestion.conform import Conformed, RejectedRow, conform, parse_scalar
+from ingestion.readers import FileRef, list_files, read_batches
+from ingestion.schema import INGESTED_AT, REJECTED_TABLE, TableSpec
+from ingestion.types import arrow_type, dlt_column_hints
+
+Window = tuple[dt.datetime, dt.datetime]
+
+REJECTED_COLUMNS: dict[str, dict[str, Any]] = {
+    "source": {"data_type": "text", "nullable": False},
+    "table_name": {"data_type": "text", "nullable": False},
+    "file": {"data_type": "text", "nullable": False},
+    "row_number": {"data_type": "bigint", "nullable": False},
+    "reason": {"data_type": "text", "nullable": False},
+    "raw_row": {"data_type": "text", "nullable": False},
+    "rejected_at": {"data_type": "timestamp", "nullable": False, "precision": 6},
+}
+REJECTED_SCHEMA = pa.schema(
+    [
+        pa.field("source", pa.string(), nullable=False),
+        pa.field("table_name", pa.string(), nullable=False),
+        pa.field("file", pa.string(), nullable=False),
+        pa.field("row_number", pa.int64(), nullable=False),
+        pa.field("reason", pa.string(), nullable=False),
+        pa.field("raw_row", pa.string(), nullable=False),
+        pa.field("rejected_at", pa.timestamp("us", tz="UTC"), nullable=False),
+    ]
+)
+
+
+@dataclass
+class TableStats:
+    """What one resource did in this run (extract side)."""
+
+    files_read: int = 0
+    files_skipped: int = 0
+    rows: int = 0
+    rejected: int = 0
+    new_columns: list[str] = field(default_factory=list)
+
+
+@dataclass
+class RunStats:
+    tables: dict[str, TableStats] = field(default_factory=dict)
+
+    def table(self, name: str) -> TableStats:
+        return self.tables.setdefault(name, TableStats())
+
+    @property
+    def rejected(self) -> dict[str, int]:
+        return {name: t.rejected for name, t in self.tables.items()}
+
+
+# ------------------------------------------------------------------ hints (pure)
+
+
+def column_hints(spec: TableSpec) -> dict[str, dict[str, Any]]:
+    """dlt column hints for the declared columns plus the version column."""
+    hints: dict[str, dict[str, Any]] = {}
+    for column in spec.columns:
+        hint: dict[str, Any] = {
+            "name": column.name,
+            **dlt_column_hints(column.parsed_type),
+            "nullable": spec.is_nullable(column),
+        }
+        if column.description:
+            hint["description"] = column.description
+        if column.name in spec.primary_key:
+            hint["primary_key"] = True
+        if spec.incremental and column.name == spec.incremental.cursor:
+            hint["incremental"] = True
+        hints[column.name] = hint
+    hints[INGESTED_AT] = {
+        "name": INGESTED_AT,
+        "data_type": "timestamp",
+        "precision": 6,
+        "timezone": True,
+        "nullable": False,
+        "description": "When ingestion read the row (UTC); ReplacingMergeTree version.",
+    }
+    if spec.version_column == INGESTED_AT:
+        hints[INGESTED_AT]["dedup_sort"] = "desc"
+    else:
+        hints[spec.version_column]["dedup_sort"] = "desc"
+    return hints
+
+
+def clickhouse_hints(spec: TableSpec) -> dict[str, Any]:
+    """Arguments for dlt's `clickhouse_adapter`: engine, sort, partition, settings.
+
+    dlt 1.31 builds `ReplacingMergeTree(version)` only for the append disposition (merge falls back
+    to MergeTree); the raw table itself is created by `ingestion.ddl` either way, so these hints
+    describe it to dlt and shape dlt's own staging tables.
+    """
+    rmt = spec.clickhouse.engine == "ReplacingMergeTree"
+    engine = "replacing_merge_tree" if rmt and spec.resolved_write_disposition == "append" else (
+        "merge_tree"
+    )
+    hints: dict[str, Any] = {"table_engine_type": engine}
+    if spec.order_by:
+        hints["sort"] = list(spec.order_by)
+    if spec.clickhouse.partition_by:
+        hints["partition"] = spec.clickhouse.partition_by
+    if spec.clickhouse.settings:
+        hints["settings"] = dict(spec.clickhouse.settings)
+    return hints
+
+
+def arrow_schema(spec: TableSpec) -> pa.Schema:
+    """The Arrow schema of the batches a resource yields (declared columns + version column)."""
+    fields = [
+        pa.field(c.name, arrow_type(c.parsed_type), nullable=spec.is_nullable(c))
+        for c in spec.columns
+    ]
+    fields.append(pa.field(INGESTED_AT, pa.timestamp("us", tz="UTC"), nullable=False))
+    return pa.schema(fields)
+
+
+def _as_utc(value: dt.datetime) -> dt.datetime:
+    return value.replace(tzinfo=dt.UTC) if value.tzinfo is None else value.astimezone(dt.UTC)
+
+
+def window_filter(table: pa.Table, spec: TableSpec, window: Window) -> pa.Table:
+    """Rows whose partition column lies in [start, end)."""
+    column = spec.partitioning.column if spec.partitioning else spec.cursor
+    if column is None:
+        return table
+    start, end = (_as_utc(w) for w in window)
+    values = table.column(column)
+    if pa.types.is_date(values.type):
+        lo, hi = pa.scalar(start.date(), values.type), pa.scalar(end.date(), values.type)
+    else:
+        lo, hi = pa.scalar(start, values.type), pa.scalar(end, values.type)
+    mask = pc.and_(pc.greater_equal(values, lo), pc.less(values, hi))
+    return table.filter(pc.fill_null(mask, False))
+
+
+def file_in_window(ref: FileRef, window: Window) -> bool:
+    """A daily file (date in its name) is read only for windows that overlap its day."""
+    day = ref.day()
+    if day is None:
+        return True
+    start, end = (_as_utc(w) for w in window)
+    day_start = dt.datetime(day.year, day.month, day.day, tzinfo=dt.UTC)
+    return day_start < end and day_start + dt.timedelta(days=1) > start
+
+
+# ------------------------------------------------------------------ incremental cursor (pure)
+
+
+def _key_hashes(table: pa.Table, keys: list[str]) -> list[str]:
+    if not keys or table.num_rows == 0:
+        return []
+    columns = [table.column(k).cast(pa.string()).to_pylist() for k in keys]
+    return [
+        hashlib.sha1("\x1f".join(str(v) for v in row).encode()).hexdigest()[:16]
+        for row in zip(*columns, strict=True)
+    ]
+
+
+def _cursor_scalar(value: Any, spec: TableSpec, arrow: pa.DataType) -> pa.Scalar:
+    parsed = parse_scalar(value, spec.column(spec.cursor).parsed_type)
+    return pa.scalar(parsed, arrow)
+
+
+def _state_value(scalar: pa.Scalar) -> Any:
+    value = scalar.as_py()
+    if isinstance(value, dt.datetime | dt.date):
+        return value.isoformat()
+    return str(value) if not isinstance(value, int | float) else value
+
+
+@dataclass
+class CursorFilter:
+    """Keeps rows after the cursor's value at the start of the run.
+
+    Rows equal to the last value are kept unless their primary key was already loaded at that
+    value (the boundary keys), so same-timestamp rows arriving later are not lost.
+    """
+
+    spec: TableSpec
+    start: Any  # last value at the start of the run (state) or the initial value; None = all
+    boundary: set[str]
+    best: pa.Scalar | None = None
+    best_keys: set[str] = field(default_factory=set)
+
+    def apply(self, table: pa.Table) -> pa.Table:
+        cursor = self.spec.cursor
+        values = table.column(cursor)
+        if self.start is not None:
+            start = _cursor_scalar(self.start, self.spec, values.type)
+            newer = pc.fill_null(pc.greater(values, start), False)
+            equal = pc.fill_null(pc.equal(values, start), False)
+            if self.boundary and pc.any(equal).as_py():
+                hashes = pa.array(_key_hashes(table, self.spec.primary_key))
+                seen = pc.is_in(hashes, pa.array(sorted(self.boundary)))
+                equal = pc.and_(equal, pc.invert(seen))
+            table = table.filter(pc.or_(newer, equal))
+        if table.num_rows:
+            top = pc.max(table.column(cursor))
+            if top.is_valid:
+                at_top = table.filter(pc.fill_null(pc.equal(table.column(cursor), top), False))
+                keys = set(_key_hashes(at_top, self.spec.primary_key))
+                if self.best is None or pc.greater(top, self.best).as_py():
+                    self.best, self.best_keys = top, keys
+                elif pc.equal(top, self.best).as_py():
+                    self.best_keys |= keys
+        return table
+
+    def state(self) -> dict[str, Any] | None:
+        """New cursor state after the run (None: nothing newer seen)."""
+        if self.best is None:
+            return None
+        keys = self.best_keys
+        if self.start is not None and _state_value(self.best) == self.start:
+            keys = keys | self.boundary
+        return {"last_value": _state_value(self.best), "boundary": sorted(keys)[:10_000]}
+
+
+# ------------------------------------------------------------------ resources
+
+
+def _rejected_table(spec: TableSpec, file: str, rows: list[RejectedRow], at: dt.datetime) -> Any:
+    table = pa.table(
+        {
+            "source": [spec.source] * len(rows),
+            "table_name": [spec.name] * len(rows),
+            "file": [file] * len(rows),
+            "row_number": [r.row for r in rows],
+            "reason": [r.reason for r in rows],
+            "raw_row": [r.raw for r in rows],
+            "rejected_at": [at] * len(rows),
+        },
+        schema=REJECTED_SCHEMA,
+    )
+    return dlt.mark.with_table_name(table, REJECTED_TABLE)
+
+
+def _with_version(table: pa.Table, at: dt.datetime) -> pa.Table:
+    stamp = pa.array([at] * table.num_rows, pa.timestamp("us", tz="UTC"))
+    return table.append_column(pa.field(INGESTED_AT, stamp.type, nullable=False), stamp)
+
+
+def _conformed_batches(
+    spec: TableSpec,
+    batches: Iterator[pa.RecordBatch | pa.Table],
+    origin_name: str,
+    stats: TableStats,
+    at: dt.datetime,
+    window: Window | None,
+    cursor: CursorFilter | None,
+) -> Iterator[Any]:
+    row = 1
+    for batch in batches:
+        size = batch.num_rows
+        result: Conformed = conform(batch, spec, first_row=row)
+        row += size
+        for name in result.new_columns:
+            if name not in stats.new_columns:
+                stats.new_columns.append(name)
+        if result.rejected:
+            stats.rejected += len(result.rejected)
+            yield _rejected_table(spec, origin_name, result.rejected, at)
+        table = result.table
+        if window is not None:
+            table = window_filter(table, spec, window)
+        elif cursor is not None:
+            table = cursor.apply(table)
+        if table.num_rows:
+            stats.rows += table.num_rows
+            yield _with_version(table, at)
+
+
+def files_rows(
+    spec: TableSpec,
+    landing_dir: Path | str,
+    window: Window | None = None,
+    stats: TableStats | None = None,
+    state: dict[str, Any] | None = None,
+) -> Iterator[Any]:
+    """The rows of a files table, as Arrow tables (plus marked rejected-row tables).
+
+    `state` is the resource state (dlt's, or a plain dict in unit tests). A windowed run reads
+    only the window's rows and leaves the state alone (backfills can repeat).
+    """
+    stats = stats if stats is not None else TableStats()
+    state = state if state is not None else {}
+    at = dt.datetime.now(dt.UTC)
+    seen: dict[str, str] = state.setdefault("files", {})
+    cursor = None
+    if spec.incremental and window is None:
+        saved = state.get("cursor") or {}
+        cursor = CursorFilter(
+            spec,
+            start=saved.get("last_value", _initial(spec)),
+            boundary=set(saved.get("boundary", [])),
+        )
+    for ref in list_files(spec.files, landing_dir):
+        if window is not None and not file_in_window(ref, window):
+            continue
+        if window is None and seen.get(ref.url) == ref.fingerprint:
+            stats.files_skipped += 1
+            continue
+        stats.files_read += 1
+        yield from _conformed_batches(
+            spec, read_batches(ref, spec.files), ref.url, stats, at, window, cursor
+        )
+        if window is None:
+            seen[ref.url] = ref.fingerprint
+    if cursor is not None and (new_state := cursor.state()) is not None:
+        state["cursor"] = new_state
+
+
+def _initial(spec: TableSpec) -> Any:
+    value = spec.incremental.initial_value if spec.incremental else None
+    if value is None:
+        return None
+    return _state_value(pa.scalar(parse_scalar(value, spec.column(spec.cursor).parsed_type)))
+
+
+def sql_rows(
+    spec: TableSpec,
+    window: Window | None = None,
+    stats: TableStats | None = None,
+    state: dict[str, Any] | None = None,
+) -> Iterator[Any]:
+    """Rows of a SQL table through dlt's `sql_table` (pyarrow backend, chunked cursor)."""
+    from dlt.sources.sql_database import sql_table
+
+    stats = stats if stats is not None else TableStats()
+    state = state if state is not None else {}
+    origin = spec.sql
+    url = os.environ.get(origin.url_env)
+    if not url:
+        raise RuntimeError(
+            f"{spec.path}: environment variable {origin.url_env} (sql.url_env) is not set"
+        )
+    cursor = None
+    if spec.incremental and window is None:
+        saved = state.get("cursor") or {}
+        cursor = CursorFilter(spec, saved.get("last_value", _initial(spec)),
+                              set(saved.get("boundary", [])))
+
+    def query_adapter(query: Any, table: Any) -> Any:
+        # push the cursor / window down as a WHERE clause; rows are re-checked in Arrow
+        column = spec.partitioning.column if (window and spec.partitioning) else spec.cursor
+        if column is None:
+            return query
+        col = table.c[column]
+        if window is not None:
+            start, end = (_as_utc(w).replace(tzinfo=None) for w in window)
+            return query.where(col >= start).where(col < end)
+        if cursor is not None and cursor.start is not None:
+            start = parse_scalar(cursor.start, spec.column(column).parsed_type)
+            if isinstance(start, dt.datetime):
+                start = start.astimezone(dt.UTC).replace(tzinfo=None)
+            return query.where(col >= start).order_by(col)
+        return query.order_by(col)
+
+    resource = sql_table(
+        credentials=url,
+        schema=origin.schema_name,
+        table=origin.table,
+        backend="pyarrow",
+        chunk_size=origin.chunk_size,
+        reflection_level="minimal",
+        query_adapter_callback=query_adapter,
+    )
+    at = dt.datetime.now(dt.UTC)
+    name = f"{origin.schema_name + '.' if origin.schema_name else ''}{origin.table}"
+    stats.files_read += 1
+    yield from _conformed_batches(spec, iter(resource), name, stats, at, window, cursor)
+    if cursor is not None and (new_state := cursor.state()) is not None:
+        state["cursor"] = new_state
+
+
+def table_resource(
+    spec: TableSpec,
+    landing_dir: Path | str,
+    window: Window | None = None,
+    stats: RunStats | None = None,
+    before_extract: Callable[[TableSpec], None] | None = None,
+) -> DltResource:
+    """The dlt resource of one table, with all its hints."""
+    run_stats = stats if stats is not None else RunStats()
+
+    def rows() -> Iterator[Any]:
+        if before_extract is not None:
+            before_extract(spec)
+        state = dlt.current.resource_state()
+        table_stats = run_stats.table(spec.name)
+        if spec.files is not None:
+            yield from files_rows(spec, landing_dir, window, table_stats, state)
+        else:
+            yield from sql_rows(spec, window, table_stats, state)
+
+    contract = "evolve" if spec.contract.new_columns == "evolve" else "freeze"
+    resource = dlt.resource(rows, name=spec.name)
+    # the rejected-rows variant first: variants start from the resource's hints at creation time
+    resource.apply_hints(
+        table_name=REJECTED_TABLE,
+        write_disposition="append",
+        columns=[{"name": k, **v} for k, v in REJECTED_COLUMNS.items()],
+        create_table_variant=True,
+    )
+    resource.apply_hints(
+        table_name=spec.name,
+        write_disposition=spec.resolved_write_disposition,
+        primary_key=list(spec.primary_key) or None,
+        columns=column_hints(spec),
+        schema_contract={"columns": contract},
+    )
+    return clickhouse_adapter(resource, **clickhouse_hints(spec))
+
+
+def make_source(
+    source_name: str,
+    specs: list[TableSpec],
+    landing_dir: Path | str,
+    window: Window | None = None,
+    stats: RunStats | None = None,
+    before_extract: Callable[[TableSpec], None] | None = None,
+) -> DltSource:
+    """One dlt source holding one resource per table of `source_name`."""
+    tables = sorted((s for s in specs if s.source == source_name), key=lambda s: s.name)
+    if not tables:
+        raise ValueError(f"no schema declares source {source_name!r}")
+
+    @dlt.source(name=source_name, max_table_nesting=0, root_key=False)
+    def source() -> list[DltResource]:
+        return [table_resource(s, landing_dir, window, stats, before_extract) for s in tables]
+
+    return source()
+
+
+def describe(spec: TableSpec) -> str:
+    """One line for logs and the CLI."""
+    return json.dumps(
+        {
+            "table": spec.raw_table,
+            "disposition": spec.resolved_write_disposition,
+            "cursor": spec.cursor,
+            "partition_by": spec.clickhouse.partition_by,
+        }
+    )

@@ -1,0 +1,164 @@
+"""Find and stream landing files (CSV / Parquet / JSONL, local or s3://) as bounded Arrow batches.
+
+CSV columns are read as strings (the declared types are applied by `ingestion.conform`, so a bad
+value rejects one row instead of failing the file); Parquet and JSONL keep their own types.
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import io
+import os
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.csv as pa_csv
+import pyarrow.json as pa_json
+import pyarrow.parquet as pq
+
+from ingestion.schema import FilesOrigin
+
+_DAY_IN_NAME = re.compile(r"(\d{4})-(\d{2})-(\d{2})")
+
+
+@dataclass(frozen=True)
+class FileRef:
+    """One file to load: its URL or absolute path, size and modification time."""
+
+    url: str
+    size: int
+    modified: str
+
+    @property
+    def fingerprint(self) -> str:
+        return f"{self.size}:{self.modified}"
+
+    @property
+    def name(self) -> str:
+        return self.url.rstrip("/").rsplit("/", 1)[-1]
+
+    def day(self) -> dt.date | None:
+        """The date in the file name (daily files like 2018-09-01.csv), if any."""
+        match = _DAY_IN_NAME.search(self.name)
+        if not match:
+            return None
+        try:
+            return dt.date(int(match[1]), int(match[2]), int(match[3]))
+        except ValueError:
+            return None
+
+
+def s3_options() -> dict[str, Any]:
+    """s3fs options from the environment (AWS_* variables; AWS_ENDPOINT_URL for S3-compatible)."""
+    options: dict[str, Any] = {}
+    endpoint = os.environ.get("AWS_ENDPOINT_URL_S3") or os.environ.get("AWS_ENDPOINT_URL")
+    if endpoint:
+        options["endpoint_url"] = endpoint
+    if os.environ.get("AWS_ACCESS_KEY_ID") and os.environ.get("AWS_SECRET_ACCESS_KEY"):
+        options["key"] = os.environ["AWS_ACCESS_KEY_ID"]
+        options["secret"] = os.environ["AWS_SECRET_ACCESS_KEY"]
+    elif not os.environ.get("AWS_PROFILE"):
+        options["anon"] = True
+    if os.environ.get("AWS_DEFAULT_REGION"):
+        options["client_kwargs"] = {"region_name": os.environ["AWS_DEFAULT_REGION"]}
+    return options
+
+
+def _filesystem(url: str) -> Any:
+    import fsspec
+
+    if url.startswith("s3://"):
+        return fsspec.filesystem("s3", **s3_options())
+    return fsspec.filesystem("file")
+
+
+def resolve_glob(path: str, landing_dir: Path | str) -> str:
+    """A files path as an absolute local glob or s3 URL (relative paths live in landing_dir)."""
+    if path.startswith("s3://") or Path(path).is_absolute():
+        return path
+    return str(Path(landing_dir) / path)
+
+
+def list_files(origin: FilesOrigin, landing_dir: Path | str) -> list[FileRef]:
+    """Files matching the origin's glob, sorted by name (so daily files come in date order)."""
+    pattern = resolve_glob(origin.path, landing_dir)
+    fs = _filesystem(pattern)
+    refs = []
+    for found in sorted(fs.glob(pattern)):
+        info = fs.info(found)
+        if info.get("type") == "directory":
+            continue
+        modified = info.get("mtime") or info.get("LastModified") or info.get("created") or ""
+        if isinstance(modified, dt.datetime):
+            modified = modified.isoformat()
+        url = f"s3://{found}" if pattern.startswith("s3://") else found
+        refs.append(FileRef(url=url, size=int(info.get("size") or 0), modified=str(modified)))
+    refs.sort(key=lambda r: r.url)
+    return refs
+
+
+def _csv_names(handle: Any, origin: FilesOrigin) -> list[str]:
+    options = origin.csv
+    if not options.header:
+        return list(options.column_names or [])
+    text = io.TextIOWrapper(handle, encoding=options.encoding, newline="")
+    try:
+        for _ in range(options.skip_rows):
+            text.readline()
+        reader = csv.reader(text, delimiter=options.delimiter, quotechar=options.quote_char)
+        return next(reader, [])
+    finally:
+        text.detach()
+
+
+def _block_size(origin: FilesOrigin) -> int:
+    # ~128 bytes a row, bounded to [1 MiB, 64 MiB]: memory stays flat whatever the file size
+    return min(64 << 20, max(1 << 20, origin.batch_rows * 128))
+
+
+def read_batches(ref: FileRef, origin: FilesOrigin) -> Iterator[pa.RecordBatch]:
+    """Stream one file as Arrow record batches of bounded size."""
+    fs = _filesystem(ref.url)
+    if origin.format == "csv":
+        with fs.open(ref.url, "rb") as handle:
+            names = _csv_names(handle, origin)
+        if not names:
+            return
+        opts = origin.csv
+        skip = opts.skip_rows + (1 if opts.header else 0)
+        with fs.open(ref.url, "rb") as handle:
+            reader = pa_csv.open_csv(
+                handle,
+                read_options=pa_csv.ReadOptions(
+                    column_names=names,
+                    skip_rows=skip,
+                    block_size=_block_size(origin),
+                    encoding=opts.encoding,
+                ),
+                parse_options=pa_csv.ParseOptions(
+                    delimiter=opts.delimiter, quote_char=opts.quote_char, newlines_in_values=True
+                ),
+                convert_options=pa_csv.ConvertOptions(
+                    column_types=dict.fromkeys(names, pa.string()),
+                    null_values=opts.null_values,
+                    strings_can_be_null=True,
+                    quoted_strings_can_be_null=False,
+                ),
+            )
+            yield from reader
+    elif origin.format == "parquet":
+        with fs.open(ref.url, "rb") as handle:
+            yield from pq.ParquetFile(handle).iter_batches(batch_size=origin.batch_rows)
+    else:
+        with fs.open(ref.url, "rb") as handle:
+            reader = pa_json.open_json(
+                handle,
+                read_options=pa_json.ReadOptions(block_size=_block_size(origin)),
+                parse_options=pa_json.ParseOptions(unexpected_field_behavior="infer"),
+            )
+            yield from reader

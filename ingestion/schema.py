@@ -1,0 +1,580 @@
+"""The table schema YAML format (`ingestion/schemas/<source>/<table>.yml`): models and loader.
+
+`load_schemas()` reads every YAML, validates it strictly (unknown keys, unknown types, key columns
+that are not columns, duplicate tables, non-plain identifiers...) and returns `TableSpec`s. Every
+problem is reported as `file:line: field: message` before anything runs.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from collections.abc import Iterable
+from functools import cached_property
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+import sqlglot
+from croniter import croniter
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from ruamel.yaml import YAML
+from ruamel.yaml.error import MarkedYAMLError
+
+from elt.identifiers import InvalidIdentifierError, validate_identifier
+from ingestion.types import TYPE_PATTERN, ColumnType, UnknownTypeError, parse_type
+
+SCHEMAS_DIR = Path(__file__).resolve().parent / "schemas"
+INGESTED_AT = "_ingested_at"  # version column added to every raw table (load time, UTC)
+REJECTED_TABLE = "_rejected_rows"  # per source: raw.<source>____rejected_rows
+RESERVED_COLUMNS = {INGESTED_AT, "_dlt_load_id", "_dlt_id"}
+_ENV_NAME = re.compile(r"^[A-Z_][A-Z0-9_]*$")
+_DURATION = re.compile(r"^(?:(\d+)d)?(?:(\d+)h)?(?:(\d+)m)?$")
+_ORDERED_TYPES = {"int", "uint", "float", "decimal", "date", "timestamp"}
+_VERSION_TYPES = {"uint", "int", "date", "timestamp"}
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+
+def _identifier(value: str, field: str) -> str:
+    try:
+        return validate_identifier(value, field=field)
+    except InvalidIdentifierError as exc:
+        raise ValueError(str(exc).removeprefix(f"{field}: ")) from None
+
+
+def parse_duration(value: str) -> dt.timedelta:
+    """'90m', '26h', '1d', '1d12h' -> timedelta."""
+    match = _DURATION.match(str(value).strip())
+    if not match or not any(match.groups()):
+        raise ValueError(f"{value!r} is not a duration like '30m', '26h', '1d' or '1d12h'")
+    days, hours, minutes = (int(g or 0) for g in match.groups())
+    return dt.timedelta(days=days, hours=hours, minutes=minutes)
+
+
+class CsvOptions(_Strict):
+    """How CSV files are read (defaults: comma separated, header row, UTF-8)."""
+
+    delimiter: str = Field(",", min_length=1, max_length=1)
+    quote_char: str = Field('"', min_length=1, max_length=1)
+    header: bool = True
+    column_names: list[str] | None = Field(None, description="Names when header is false.")
+    skip_rows: int = Field(0, ge=0, description="Lines skipped before the header.")
+    null_values: list[str] = Field(default_factory=lambda: [""], description="Read as null.")
+    encoding: str = "utf8"
+
+
+class FilesOrigin(_Strict):
+    """Files matching a glob: relative to the landing dir, an absolute path, or s3://bucket/..."""
+
+    path: str = Field(..., description="Glob, e.g. jaffle_shop/orders/*.csv or s3://b/orders/*.csv")
+    format: Literal["csv", "parquet", "jsonl"] | None = Field(
+        None, description="Default: from the path's extension."
+    )
+    csv: CsvOptions = Field(default_factory=CsvOptions)
+    batch_rows: int = Field(65_536, ge=1_000, le=1_000_000, description="Rows per Arrow batch.")
+
+    @field_validator("path")
+    @classmethod
+    def _path(cls, value: str) -> str:
+        if ".." in Path(value).parts:
+            raise ValueError("'..' is not allowed in a files path")
+        if "://" in value and not value.startswith("s3://"):
+            raise ValueError("only local paths and s3:// URLs are supported")
+        return value
+
+    @model_validator(mode="after")
+    def _format(self) -> FilesOrigin:
+        if self.format is None:
+            suffix = self.path.rsplit(".", 1)[-1].lower()
+            fmt = {"csv": "csv", "parquet": "parquet", "jsonl": "jsonl", "ndjson": "jsonl"}.get(
+                suffix
+            )
+            if fmt is None:
+                raise ValueError(f"cannot tell the format of {self.path!r}: set files.format")
+            object.__setattr__(self, "format", fmt)
+        return self
+
+
+class SqlOrigin(_Strict):
+    """A table of a SQL database reached through SQLAlchemy."""
+
+    url_env: str = Field(..., description="Environment variable holding the SQLAlchemy URL.")
+    schema_name: str | None = Field(None, alias="schema", description="Database schema.")
+    table: str
+    chunk_size: int = Field(50_000, ge=100, le=1_000_000)
+
+    @field_validator("url_env")
+    @classmethod
+    def _env(cls, value: str) -> str:
+        if not _ENV_NAME.match(value):
+            raise ValueError(f"{value!r} is not an environment variable name ([A-Z_][A-Z0-9_]*)")
+        return value
+
+    @field_validator("schema_name", "table")
+    @classmethod
+    def _ident(cls, value: str | None) -> str | None:
+        return None if value is None else _identifier(value, "sql")
+
+
+class Column(_Strict):
+    name: str
+    type: Annotated[str, Field(pattern=TYPE_PATTERN)] = Field(
+        ..., description="string, integer, int8..int64, uint8..uint64, float, float32, "
+        "decimal(p, s), boolean, date, timestamp(p, tz), uuid, json"
+    )
+    nullable: bool | None = Field(None, description="Default true; key columns are never null.")
+    description: str = ""
+
+    @field_validator("name")
+    @classmethod
+    def _name(cls, value: str) -> str:
+        _identifier(value, "name")
+        if value != value.lower():
+            raise ValueError(f"{value!r}: column names are lower snake_case")
+        if value in RESERVED_COLUMNS or value.startswith("_dlt"):
+            raise ValueError(f"{value!r} is reserved for ingestion metadata")
+        return value
+
+    @field_validator("type", mode="before")
+    @classmethod
+    def _type(cls, value: Any) -> str:
+        try:
+            parse_type(str(value))
+        except UnknownTypeError as exc:
+            raise ValueError(str(exc)) from None
+        return str(value)
+
+    @cached_property
+    def parsed_type(self) -> ColumnType:
+        return parse_type(self.type)
+
+
+class Incremental(_Strict):
+    cursor: str = Field(..., description="Column whose growing value marks new rows.")
+    initial_value: str | int | float | dt.date | dt.datetime | None = None
+
+
+class ClickHouseLayout(_Strict):
+    """The raw table's layout in ClickHouse."""
+
+    engine: Literal["ReplacingMergeTree", "MergeTree"] = "ReplacingMergeTree"
+    version: str | None = Field(
+        None, description=f"ReplacingMergeTree version column (default {INGESTED_AT})."
+    )
+    order_by: list[str] | None = Field(None, description="Sort key columns (default: primary key)")
+    partition_by: str | None = Field(None, description="SQL expression, e.g. toYYYYMM(ordered_at)")
+    settings: dict[str, str | int | float | bool] = Field(default_factory=dict)
+
+    @field_validator("settings")
+    @classmethod
+    def _settings(cls, value: dict[str, Any]) -> dict[str, Any]:
+        for key in value:
+            _identifier(key, "settings")
+        return value
+
+
+class Freshness(_Strict):
+    max_lag: str = Field(..., description="Error when the newest row is older, e.g. 26h or 1d")
+    warn_after: str | None = Field(None, description="Warn when older than this (e.g. 12h)")
+    loaded_at_field: str = Field(INGESTED_AT, description="Column holding the load time.")
+
+    @field_validator("max_lag", "warn_after")
+    @classmethod
+    def _duration(cls, value: str | None) -> str | None:
+        if value is not None:
+            parse_duration(value)
+        return value
+
+    @property
+    def max_lag_delta(self) -> dt.timedelta:
+        return parse_duration(self.max_lag)
+
+    @property
+    def warn_after_delta(self) -> dt.timedelta | None:
+        return parse_duration(self.warn_after) if self.warn_after else None
+
+
+class Partitioning(_Strict):
+    """Daily partitions (event tables): Dagster runs and backfills one day at a time."""
+
+    daily: bool = True
+    column: str = Field(..., description="Date or timestamp column that assigns a row to a day.")
+    start: dt.date = Field(..., description="First partition (day).")
+
+
+class Contract(_Strict):
+    new_columns: Literal["evolve", "fail"] = Field(
+        "evolve", description="A column not declared here: add it (evolve) or stop the run (fail)."
+    )
+
+
+class TableYaml(_Strict):
+    """One table: what a `<source>/<table>.yml` file holds."""
+
+    name: str = Field(..., description="Table name; must equal the file name.")
+    description: str = ""
+    owners: list[str] = Field(default_factory=list)
+    tags: list[str] = Field(default_factory=list)
+    files: FilesOrigin | None = None
+    sql: SqlOrigin | None = None
+    columns: list[Column] = Field(..., min_length=1)
+    primary_key: list[str] = Field(default_factory=list)
+    incremental: Incremental | None = None
+    write_disposition: Literal["append", "merge", "replace"] | None = Field(
+        None, description="Default: merge with a primary key, else append."
+    )
+    clickhouse: ClickHouseLayout = Field(default_factory=ClickHouseLayout)
+    partitioning: Partitioning | None = None
+    freshness: Freshness | None = None
+    schedule: str | None = Field(None, description="Cron expression for loading this source.")
+    contract: Contract = Field(default_factory=Contract)
+
+    @field_validator("name")
+    @classmethod
+    def _name(cls, value: str) -> str:
+        _identifier(value, "name")
+        if value != value.lower() or value.startswith("_"):
+            raise ValueError(f"{value!r}: table names are lower snake_case, not starting with _")
+        return value
+
+    @field_validator("primary_key", mode="before")
+    @classmethod
+    def _one_or_many(cls, value: Any) -> Any:
+        return [value] if isinstance(value, str) else value
+
+    @field_validator("schedule")
+    @classmethod
+    def _cron(cls, value: str | None) -> str | None:
+        if value is not None and not croniter.is_valid(value):
+            raise ValueError(f"{value!r} is not a valid cron expression")
+        return value
+
+    @model_validator(mode="after")
+    def _one_origin(self) -> TableYaml:
+        if (self.files is None) == (self.sql is None):
+            raise ValueError("declare exactly one of `files` or `sql`")
+        return self
+
+
+class TableSpec(TableYaml):
+    """A validated table: the YAML plus where it was found."""
+
+    source: str
+    path: Path
+
+    @property
+    def cursor(self) -> str | None:
+        return self.incremental.cursor if self.incremental else None
+
+    @property
+    def resolved_write_disposition(self) -> str:
+        return self.write_disposition or ("merge" if self.primary_key else "append")
+
+    @property
+    def order_by(self) -> list[str]:
+        return list(self.clickhouse.order_by or self.primary_key)
+
+    @property
+    def version_column(self) -> str:
+        return self.clickhouse.version or INGESTED_AT
+
+    @property
+    def raw_table(self) -> str:
+        """Table name in the raw database (dlt's `<dataset>___<table>` convention)."""
+        return f"{self.source}___{self.name}"
+
+    @property
+    def asset_key(self) -> list[str]:
+        return ["raw", self.source, self.name]
+
+    @property
+    def daily_partitioned(self) -> bool:
+        return self.partitioning is not None and self.partitioning.daily
+
+    def column(self, name: str) -> Column:
+        return next(c for c in self.columns if c.name == name)
+
+    def is_nullable(self, column: Column) -> bool:
+        """Declared nullability; key, sort, partition and version columns are never null."""
+        if column.name in self.key_columns:
+            return False
+        return True if column.nullable is None else column.nullable
+
+    @cached_property
+    def key_columns(self) -> set[str]:
+        keys = set(self.primary_key) | set(self.order_by)
+        keys |= partition_columns(self.clickhouse.partition_by)
+        if self.clickhouse.version:
+            keys.add(self.clickhouse.version)
+        if self.partitioning:
+            keys.add(self.partitioning.column)
+        return keys
+
+
+class SchemaError(ValueError):
+    """One problem in one schema file, located by line and field."""
+
+    def __init__(self, path: Path | str, line: int | None, field: str, message: str) -> None:
+        self.path, self.line, self.field, self.message = Path(path), line, field, message
+        location = f"{path}:{line}" if line else str(path)
+        super().__init__(f"{location}: {field}: {message}" if field else f"{location}: {message}")
+
+
+class SchemaErrors(ValueError):
+    """Problems found in several files (the first one of each file)."""
+
+    def __init__(self, errors: list[SchemaError]) -> None:
+        self.errors = errors
+        super().__init__("\n".join(str(e) for e in errors))
+
+
+def partition_columns(expression: str | None) -> set[str]:
+    """Column names an SQL expression refers to (empty for None)."""
+    if not expression:
+        return set()
+    return {c.name for c in sqlglot.parse_one(expression, dialect="clickhouse").find_all(
+        sqlglot.exp.Column
+    )}
+
+
+def check_expression(expression: str) -> str | None:
+    """Why an SQL key expression is not acceptable (None when it is)."""
+    try:
+        parsed = sqlglot.parse(expression, dialect="clickhouse")
+    except sqlglot.errors.ParseError as exc:
+        return f"not a valid SQL expression: {str(exc).splitlines()[0]}"
+    if len(parsed) != 1 or parsed[0] is None or isinstance(parsed[0], sqlglot.exp.Query):
+        return "must be a single SQL expression"
+    if any(parsed[0].find_all(sqlglot.exp.Query)):
+        return "sub-queries are not allowed"
+    return None
+
+
+# ---------------------------------------------------------------- loading with line numbers
+
+
+def _plain(value: Any) -> Any:
+    """ruamel's commented containers -> plain dict/list/scalars."""
+    if isinstance(value, dict):
+        return {str(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_plain(v) for v in value]
+    if isinstance(value, bool):
+        return bool(value)
+    if isinstance(value, int):
+        return int(value)
+    if isinstance(value, float):
+        return float(value)
+    if isinstance(value, str):
+        return str(value)
+    return value
+
+
+def _line_of(document: Any, loc: Iterable[Any]) -> int | None:
+    """1-based line of the deepest node of `loc` found in the ruamel document."""
+    node, line = document, 1
+    for part in loc:
+        try:
+            if isinstance(node, dict) and part in node:
+                line = node.lc.key(part)[0] + 1
+                node = node[part]
+            elif isinstance(node, list) and isinstance(part, int) and part < len(node):
+                line = node.lc.item(part)[0] + 1
+                node = node[part]
+            else:
+                break
+        except (AttributeError, KeyError, TypeError):
+            break
+    return line
+
+
+def _field(loc: Iterable[Any]) -> str:
+    out = ""
+    for part in loc:
+        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
+    return out
+
+
+def _read_yaml(path: Path) -> Any:
+    try:
+        return YAML(typ="rt").load(path.read_text(encoding="utf-8"))
+    except MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        line = mark.line + 1 if mark else None
+        raise SchemaError(path, line, "", f"invalid YAML: {exc.problem or exc}") from None
+
+
+def parse_table_file(path: Path, source: str | None = None) -> TableSpec:
+    """Parse and validate one schema file; raise SchemaError for its first problem."""
+    path = Path(path)
+    source = source or path.parent.name
+    document = _read_yaml(path)
+    if not isinstance(document, dict):
+        raise SchemaError(path, 1, "", "expected a mapping of table settings")
+    try:
+        _identifier(source, "source")
+    except ValueError as exc:
+        raise SchemaError(path, 1, "source folder", str(exc)) from None
+    try:
+        spec = TableSpec.model_validate({**_plain(document), "source": source, "path": path})
+    except ValidationError as exc:
+        errors = exc.errors()
+        # an unknown key (a typo) explains a "field required" too: report it first
+        first = next((e for e in errors if e["type"] == "extra_forbidden"), errors[0])
+        loc = [p for p in first["loc"] if not (isinstance(p, str) and "[" in p)]
+        msg = first["msg"].removeprefix("Value error, ")
+        if first["type"] == "extra_forbidden":
+            msg = "unknown key (not part of the schema format)"
+        raise SchemaError(path, _line_of(document, loc), _field(loc), msg) from None
+    if spec.name != path.stem:
+        raise SchemaError(path, _line_of(document, ["name"]), "name",
+                          f"{spec.name!r} must equal the file name {path.stem!r}")
+    problem = check_table(spec)
+    if problem:
+        loc, msg = problem
+        raise SchemaError(path, _line_of(document, loc), _field(loc), msg)
+    return spec
+
+
+def check_table(spec: TableSpec) -> tuple[list[Any], str] | None:
+    """Cross-field rules; returns (loc, message) of the first broken one."""
+    names = [c.name for c in spec.columns]
+    seen: set[str] = set()
+    for i, name in enumerate(names):
+        if name in seen:
+            return ["columns", i, "name"], f"duplicate column {name!r}"
+        seen.add(name)
+
+    def missing(items: list[str], loc: list[Any], what: str) -> tuple[list[Any], str] | None:
+        for i, item in enumerate(items):
+            if item not in seen:
+                return [*loc, i], f"{what} {item!r} is not a declared column"
+        return None
+
+    if problem := missing(spec.primary_key, ["primary_key"], "primary key column"):
+        return problem
+    if spec.clickhouse.order_by is not None and (
+        problem := missing(spec.clickhouse.order_by, ["clickhouse", "order_by"], "order_by column")
+    ):
+        return problem
+    for loc, col in (
+        (["primary_key"], spec.primary_key),
+        (["clickhouse", "order_by"], spec.order_by),
+    ):
+        for i, name in enumerate(col):
+            if spec.column(name).nullable is True:
+                return [*loc, i], f"key column {name!r} cannot be nullable"
+    if spec.resolved_write_disposition == "merge" and not spec.primary_key:
+        return ["write_disposition"], "merge needs a primary_key"
+    if spec.clickhouse.engine == "ReplacingMergeTree" and not spec.order_by:
+        return ["clickhouse", "engine"], "ReplacingMergeTree needs a primary_key or order_by"
+    if spec.incremental:
+        cursor = spec.incremental.cursor
+        if cursor not in seen:
+            return ["incremental", "cursor"], f"cursor {cursor!r} is not a declared column"
+        if spec.column(cursor).parsed_type.kind not in _ORDERED_TYPES:
+            return ["incremental", "cursor"], f"cursor {cursor!r} must be a number, date or timestamp"
+        if spec.incremental.initial_value is not None:
+            from ingestion.conform import parse_scalar
+
+            try:
+                parse_scalar(spec.incremental.initial_value, spec.column(cursor).parsed_type)
+            except ValueError as exc:
+                return ["incremental", "initial_value"], str(exc)
+    if spec.clickhouse.partition_by:
+        if problem_text := check_expression(spec.clickhouse.partition_by):
+            return ["clickhouse", "partition_by"], problem_text
+        for name in sorted(partition_columns(spec.clickhouse.partition_by)):
+            if name not in seen:
+                return ["clickhouse", "partition_by"], f"column {name!r} is not a declared column"
+            if spec.column(name).nullable is True:
+                return ["clickhouse", "partition_by"], f"partition column {name!r} is nullable"
+    if (version := spec.clickhouse.version) is not None:
+        if version not in seen:
+            return ["clickhouse", "version"], f"version column {version!r} is not a declared column"
+        if spec.column(version).parsed_type.kind not in _VERSION_TYPES:
+            return ["clickhouse", "version"], "version column must be an integer, date or timestamp"
+    if spec.partitioning:
+        col = spec.partitioning.column
+        if col not in seen:
+            return ["partitioning", "column"], f"{col!r} is not a declared column"
+        if spec.column(col).parsed_type.kind not in ("date", "timestamp"):
+            return ["partitioning", "column"], f"{col!r} must be a date or timestamp"
+    if spec.freshness and spec.freshness.loaded_at_field not in seen | {INGESTED_AT}:
+        field = spec.freshness.loaded_at_field
+        return ["freshness", "loaded_at_field"], f"{field!r} is not a declared column"
+    if spec.files and spec.files.format == "csv" and not spec.files.csv.header:
+        if not spec.files.csv.column_names:
+            return ["files", "csv", "header"], "header is false: list csv.column_names"
+    return None
+
+
+def table_files(schemas_dir: Path) -> list[Path]:
+    """All `<source>/<table>.yml` files, sorted."""
+    return sorted([*schemas_dir.glob("*/*.yml"), *schemas_dir.glob("*/*.yaml")])
+
+
+def validate_dir(schemas_dir: Path | None = None) -> tuple[list[TableSpec], list[SchemaError]]:
+    """Validate every file; returns the good specs and the first problem of each bad file."""
+    schemas_dir = Path(schemas_dir or SCHEMAS_DIR)
+    specs: list[TableSpec] = []
+    errors: list[SchemaError] = []
+    by_name: dict[tuple[str, str], Path] = {}
+    for path in table_files(schemas_dir):
+        try:
+            spec = parse_table_file(path)
+        except SchemaError as exc:
+            errors.append(exc)
+            continue
+        key = (spec.source, spec.name)
+        if key in by_name:
+            errors.append(SchemaError(path, 1, "name",
+                                      f"duplicate table {spec.source}.{spec.name} "
+                                      f"(also in {by_name[key]})"))
+            continue
+        by_name[key] = path
+        specs.append(spec)
+    errors.extend(_check_sources(specs))
+    return specs, errors
+
+
+def _check_sources(specs: list[TableSpec]) -> list[SchemaError]:
+    """Tables of one source share its schedule."""
+    errors = []
+    schedules: dict[str, tuple[str, Path]] = {}
+    for spec in specs:
+        if spec.schedule is None:
+            continue
+        first = schedules.setdefault(spec.source, (spec.schedule, spec.path))
+        if first[0] != spec.schedule:
+            errors.append(SchemaError(spec.path, None, "schedule",
+                                      f"{spec.schedule!r} differs from {first[0]!r} in {first[1]}:"
+                                      " tables of one source share one schedule"))
+    return errors
+
+
+def load_schemas(schemas_dir: Path | str | None = None) -> list[TableSpec]:
+    """Every validated table spec; raise SchemaErrors listing each bad file's first problem."""
+    specs, errors = validate_dir(Path(schemas_dir) if schemas_dir else None)
+    if errors:
+        raise SchemaErrors(errors)
+    return specs
+
+
+def source_names(specs: list[TableSpec]) -> list[str]:
+    return sorted({s.source for s in specs})
+
+
+def source_schedule(specs: list[TableSpec], source: str) -> str | None:
+    """The cron schedule of a source (shared by its tables), if any."""
+    return next((s.schedule for s in specs if s.source == source and s.schedule), None)
+
+
+def json_schema() -> dict[str, Any]:
+    """The published JSON Schema of a table YAML (editors use it for autocompletion)."""
+    schema = TableYaml.model_json_schema(by_alias=True)
+    schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
+    schema["title"] = "ELT table schema (ingestion/schemas/<source>/<table>.yml)"
+    return schema

@@ -1,0 +1,193 @@
+"""The schema YAMLs' type vocabulary and its mappings to dlt column hints, ClickHouse and Arrow.
+
+Vocabulary (case-insensitive):
+  string                      text                             -> String
+  integer | int8..int64       signed integers (integer = int64) -> Int8..Int64
+  uint8..uint64               unsigned integers                 -> UInt8..UInt64
+  float | float32 | float64   floating point (float = float64)  -> Float32 / Float64
+  decimal(p, s)               exact decimal, 1 <= p <= 76       -> Decimal(p, s)
+  boolean                     true/false/1/0                    -> Bool
+  date                        calendar date                     -> Date32
+  timestamp[(p[, tz])]        instant, precision 0..9 (6),      -> DateTime64(p, 'tz')
+                              zone of naive values (UTC)
+  uuid                        RFC 4122 text                     -> UUID
+  json                        a JSON document kept as text      -> String
+Every column is `Nullable(...)` unless `nullable: false` (key columns are never nullable).
+"""
+
+from __future__ import annotations
+
+import re
+import zoneinfo
+from dataclasses import dataclass
+from typing import Any
+
+import pyarrow as pa
+
+_INT_BITS = {"int8": 8, "int16": 16, "int32": 32, "int64": 64, "integer": 64}
+_UINT_BITS = {"uint8": 8, "uint16": 16, "uint32": 32, "uint64": 64}
+_SIMPLE = {"string", "float", "float32", "float64", "boolean", "date", "uuid", "json"}
+_DECIMAL = re.compile(r"^decimal\(\s*(\d+)\s*,\s*(\d+)\s*\)$")
+_TIMESTAMP = re.compile(
+    r"^timestamp(?:\(\s*(\d+)\s*(?:,\s*'?([A-Za-z0-9_+\-/]+)'?\s*)?\))?$", re.IGNORECASE
+)
+
+TYPE_NAMES = sorted(
+    [*_INT_BITS, *_UINT_BITS, *_SIMPLE, "decimal(p, s)", "timestamp(p, tz)"], key=str
+)
+TYPE_PATTERN = (
+    r"^(string|integer|u?int(8|16|32|64)|float(32|64)?|boolean|date|uuid|json"
+    r"|decimal\(\s*\d+\s*,\s*\d+\s*\)"
+    r"|timestamp(\(\s*\d\s*(,\s*'?[A-Za-z0-9_+\-/]+'?\s*)?\))?)$"
+)
+
+
+class UnknownTypeError(ValueError):
+    """A column type is not part of the vocabulary."""
+
+
+@dataclass(frozen=True)
+class ColumnType:
+    """A parsed column type: `kind` plus its parameters."""
+
+    kind: str  # string, int, uint, float, decimal, boolean, date, timestamp, uuid, json
+    bits: int | None = None
+    precision: int | None = None
+    scale: int | None = None
+    timezone: str | None = None
+
+    def __str__(self) -> str:
+        if self.kind in ("int", "uint"):
+            return f"{self.kind}{self.bits}"
+        if self.kind == "float":
+            return f"float{self.bits}"
+        if self.kind == "decimal":
+            return f"decimal({self.precision}, {self.scale})"
+        if self.kind == "timestamp":
+            return f"timestamp({self.precision}, {self.timezone})"
+        return self.kind
+
+
+def parse_type(text: str) -> ColumnType:
+    """Parse a type from the vocabulary, or raise UnknownTypeError listing the vocabulary."""
+    raw = str(text).strip()
+    value = raw.lower()
+    if value in _INT_BITS:
+        return ColumnType("int", bits=_INT_BITS[value])
+    if value in _UINT_BITS:
+        return ColumnType("uint", bits=_UINT_BITS[value])
+    if value in ("float", "float64"):
+        return ColumnType("float", bits=64)
+    if value == "float32":
+        return ColumnType("float", bits=32)
+    if value in _SIMPLE:
+        return ColumnType(value)
+    if match := _DECIMAL.match(value):
+        precision, scale = int(match[1]), int(match[2])
+        if not 1 <= precision <= 76 or scale > precision:
+            raise UnknownTypeError(
+                f"decimal({precision}, {scale}): need 1 <= precision <= 76 and scale <= precision"
+            )
+        return ColumnType("decimal", precision=precision, scale=scale)
+    if match := _TIMESTAMP.match(raw):
+        precision = int(match[1]) if match[1] is not None else 6
+        if precision > 9:
+            raise UnknownTypeError(f"timestamp precision {precision}: must be 0..9")
+        timezone = match[2] or "UTC"
+        if timezone.upper() == "UTC":
+            timezone = "UTC"
+        elif timezone not in zoneinfo.available_timezones():
+            raise UnknownTypeError(f"timestamp timezone {timezone!r} is not an IANA zone name")
+        return ColumnType("timestamp", precision=precision, timezone=timezone)
+    raise UnknownTypeError(
+        f"unknown type {raw!r}; expected one of: {', '.join(TYPE_NAMES)}"
+    )
+
+
+def clickhouse_type(col_type: ColumnType, nullable: bool) -> str:
+    """The ClickHouse column type (with `Nullable(...)` when nullable)."""
+    kind = col_type.kind
+    if kind == "int":
+        base = f"Int{col_type.bits}"
+    elif kind == "uint":
+        base = f"UInt{col_type.bits}"
+    elif kind == "float":
+        base = f"Float{col_type.bits}"
+    elif kind == "decimal":
+        base = f"Decimal({col_type.precision}, {col_type.scale})"
+    elif kind == "timestamp":
+        base = f"DateTime64({col_type.precision}, '{col_type.timezone}')"
+    else:
+        base = {
+            "string": "String",
+            "boolean": "Bool",
+            "date": "Date32",
+            "uuid": "UUID",
+            "json": "String",
+        }[kind]
+    return f"Nullable({base})" if nullable else base
+
+
+def dlt_column_hints(col_type: ColumnType) -> dict[str, Any]:
+    """dlt column hints (data_type + precision/scale/timezone) for a type."""
+    kind = col_type.kind
+    if kind == "int":
+        return {"data_type": "bigint", "precision": col_type.bits}
+    if kind == "uint":
+        # dlt has no unsigned integers: the next signed width holds every value (uint64 -> int64)
+        return {"data_type": "bigint", "precision": min(64, col_type.bits * 2)}
+    if kind == "float":
+        return {"data_type": "double"}
+    if kind == "decimal":
+        return {"data_type": "decimal", "precision": col_type.precision, "scale": col_type.scale}
+    if kind == "timestamp":
+        return {
+            "data_type": "timestamp",
+            "precision": min(col_type.precision, 6),
+            "timezone": True,
+        }
+    return {
+        "string": {"data_type": "text"},
+        "boolean": {"data_type": "bool"},
+        "date": {"data_type": "date"},
+        "uuid": {"data_type": "text"},
+        "json": {"data_type": "text"},
+    }[kind]
+
+
+def _timestamp_unit(precision: int) -> str:
+    if precision == 0:
+        return "s"
+    if precision <= 3:
+        return "ms"
+    if precision <= 6:
+        return "us"
+    return "ns"
+
+
+def arrow_type(col_type: ColumnType) -> pa.DataType:
+    """The Arrow type rows are converted to before dlt sees them."""
+    kind = col_type.kind
+    if kind == "int":
+        return {8: pa.int8(), 16: pa.int16(), 32: pa.int32(), 64: pa.int64()}[col_type.bits]
+    if kind == "uint":
+        return {8: pa.uint8(), 16: pa.uint16(), 32: pa.uint32(), 64: pa.uint64()}[col_type.bits]
+    if kind == "float":
+        return pa.float32() if col_type.bits == 32 else pa.float64()
+    if kind == "decimal":
+        if col_type.precision <= 38:
+            return pa.decimal128(col_type.precision, col_type.scale)
+        return pa.decimal256(col_type.precision, col_type.scale)
+    if kind == "timestamp":
+        # values are stored as UTC instants; the zone only tells how naive input is read
+        return pa.timestamp(_timestamp_unit(col_type.precision), tz="UTC")
+    if kind == "boolean":
+        return pa.bool_()
+    if kind == "date":
+        return pa.date32()
+    return pa.string()  # string, uuid, json
+
+
+def dbt_data_type(col_type: ColumnType, nullable: bool) -> str:
+    """The data type written into the generated dbt sources (the ClickHouse type)."""
+    return clickhouse_type(col_type, nullable)

@@ -1,0 +1,69 @@
+"""Schedules: each source's cron from its YAMLs, and the daily full build."""
+
+from collections.abc import Mapping, Sequence
+
+import dagster as dg
+
+from orchestration.defs.automation.jobs import AssetJob
+from orchestration.defs.raw_tables import RawTable, by_source
+
+
+def ingestion_schedules(
+    tables: Sequence[RawTable],
+    jobs: Mapping[tuple[str, bool], AssetJob],
+    daily: dg.TimeWindowPartitionsDefinition,
+    default_status: dg.DefaultScheduleStatus,
+) -> list[dg.ScheduleDefinition]:
+    schedules: list[dg.ScheduleDefinition] = []
+    for source, source_tables in by_source(tables).items():
+        cron = next((t.cron for t in source_tables if t.cron), None)
+        if cron is None:
+            continue
+        if (job := jobs.get((source, False))) is not None:
+            schedules.append(
+                dg.ScheduleDefinition(
+                    name=f"{job.name}_schedule",
+                    cron_schedule=cron,
+                    job=job,
+                    execution_timezone="UTC",
+                    default_status=default_status,
+                )
+            )
+        if (job := jobs.get((source, True))) is not None:
+            schedules.append(_daily_schedule(job, cron, daily, default_status))
+    return schedules
+
+
+def _daily_schedule(
+    job: AssetJob,
+    cron: str,
+    daily: dg.TimeWindowPartitionsDefinition,
+    default_status: dg.DefaultScheduleStatus,
+) -> dg.ScheduleDefinition:
+    """On the source's cron, load the last complete day."""
+    # no `from __future__ import annotations`: Dagster reads the context and resource annotations
+
+    @dg.schedule(
+        name=f"{job.name}_schedule",
+        cron_schedule=cron,
+        job=job,
+        execution_timezone="UTC",
+        default_status=default_status,
+    )
+    def _schedule(context: dg.ScheduleEvaluationContext) -> dg.RunRequest | dg.SkipReason:
+        with dg.partition_loading_context(effective_dt=context.scheduled_execution_time):
+            key = daily.get_last_partition_key()
+        if key is None:
+            return dg.SkipReason("no complete day yet")
+        return dg.RunRequest(run_key=key, partition_key=key)
+
+    return _schedule
+
+
+def full_build_schedule(
+    job: AssetJob, default_status: dg.DefaultScheduleStatus
+) -> dg.ScheduleDefinition:
+    """Every day at 03:00 UTC: the full build for yesterday's partition."""
+    return dg.build_schedule_from_partitioned_job(
+        job, hour_of_day=3, minute_of_hour=0, name="full_build_daily", default_status=default_status
+    )

@@ -1,0 +1,97 @@
+"""ClickHouse facts Dagster shows and checks: rows, size and partitions from `system.parts`,
+and duplicate keys under FINAL. SQL builders are pure; the `fetch_*` helpers take a client."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import dagster as dg
+
+from elt.identifiers import validate_identifier
+
+PARTS_SQL = """
+select
+    database,
+    table,
+    sum(rows) as rows,
+    sum(bytes_on_disk) as bytes_on_disk,
+    uniqExact(partition) as partitions,
+    count() as active_parts
+from system.parts
+where active and (database, table) in ({relations})
+group by database, table
+"""
+
+
+@dataclass(frozen=True)
+class Relation:
+    """A ClickHouse table, `database.table`."""
+
+    database: str
+    table: str
+
+    def __post_init__(self) -> None:
+        validate_identifier(self.database, field="database")
+        validate_identifier(self.table, field="table")
+
+    @property
+    def sql(self) -> str:
+        return f"`{self.database}`.`{self.table}`"
+
+    def __str__(self) -> str:
+        return f"{self.database}.{self.table}"
+
+
+@dataclass(frozen=True)
+class TableStats:
+    rows: int
+    bytes_on_disk: int
+    partitions: int
+    active_parts: int
+
+    def as_metadata(self, relation: Relation) -> dict[str, Any]:
+        return {
+            "dagster/row_count": dg.MetadataValue.int(self.rows),
+            "dagster/table_name": str(relation),
+            "clickhouse/bytes_on_disk": dg.MetadataValue.int(self.bytes_on_disk),
+            "clickhouse/size": dg.MetadataValue.text(_human_bytes(self.bytes_on_disk)),
+            "clickhouse/partitions": dg.MetadataValue.int(self.partitions),
+            "clickhouse/active_parts": dg.MetadataValue.int(self.active_parts),
+        }
+
+
+EMPTY = TableStats(rows=0, bytes_on_disk=0, partitions=0, active_parts=0)
+
+
+def fetch_table_stats(client: Any, relations: Iterable[Relation]) -> dict[Relation, TableStats]:
+    """Stats of every relation from one `system.parts` query (views and missing tables: absent)."""
+    # identifiers are validated by Relation, so they are safe to inline
+    wanted = ", ".join(f"('{r.database}', '{r.table}')" for r in relations)
+    if not wanted:
+        return {}
+    result = client.query(PARTS_SQL.format(relations=wanted))
+    return {
+        Relation(db, table): TableStats(int(rows), int(size), int(parts_p), int(parts))
+        for db, table, rows, size, parts_p, parts in result.result_rows
+    }
+
+
+def duplicate_keys_sql(relation: Relation, key_columns: Sequence[str]) -> str:
+    """Rows minus distinct keys read with FINAL: 0 when a ReplacingMergeTree is deduplicated."""
+    cols = ", ".join(f"`{validate_identifier(c, field='key column')}`" for c in key_columns)
+    return f"select count() - uniqExact(tuple({cols})) from {relation.sql} final"
+
+
+def fetch_duplicate_keys(client: Any, relation: Relation, key_columns: Sequence[str]) -> int:
+    return int(client.query(duplicate_keys_sql(relation, key_columns)).result_rows[0][0])
+
+
+def _human_bytes(size: int) -> str:
+    value = float(size)
+    for unit in ("B", "KiB", "MiB", "GiB", "TiB"):
+        if value < 1024 or unit == "TiB":
+            return f"{value:.1f} {unit}" if unit != "B" else f"{int(value)} B"
+        value /= 1024
+    return f"{size} B"

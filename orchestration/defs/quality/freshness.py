@@ -1,0 +1,71 @@
+"""Freshness checks: every raw table from its YAML expectation, the dbt incremental models per
+daily partition, and the marts; one sensor evaluates them so late data shows red in the UI."""
+
+from __future__ import annotations
+
+import datetime as dt
+import warnings
+from collections.abc import Callable, Iterable, Sequence
+from typing import Any
+
+import dagster as dg
+
+from orchestration.defs.raw_tables import RawTable
+
+# When no expectation is written down: a day's data is due by 06:00 UTC the next day; a mart
+# must have been rebuilt within the last 26 hours (a daily build plus slack).
+DEFAULT_PARTITION_DEADLINE = "0 6 * * *"
+DEFAULT_MART_MAX_AGE = dt.timedelta(hours=26)
+
+
+def _quiet(fn: Callable[..., Any], **kwargs: Any) -> Any:
+    """These factories are "superseded" by FreshnessPolicy in 1.13 but are the ones that produce
+    asset checks (pass/fail in the UI, evaluated by a sensor); silence the notice."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", category=dg.SupersessionWarning)
+        return fn(**kwargs)
+
+
+def build_freshness_checks(
+    raw_tables: Sequence[RawTable],
+    partitioned_models: Iterable[dg.AssetKey],
+    marts: Iterable[dg.AssetKey],
+) -> list[dg.AssetChecksDefinition]:
+    checks: list[dg.AssetChecksDefinition] = []
+
+    # one multi-check per distinct max age keeps the number of definitions small
+    by_age: dict[dt.timedelta, list[dg.AssetKey]] = {}
+    for table in raw_tables:
+        if table.freshness is not None and not table.partitioned:
+            by_age.setdefault(table.freshness, []).append(table.key)
+    for age, keys in sorted(by_age.items()):
+        checks += _quiet(dg.build_last_update_freshness_checks, assets=keys, lower_bound_delta=age)
+
+    partitioned = [t.key for t in raw_tables if t.partitioned] + list(partitioned_models)
+    if partitioned:
+        checks += _quiet(
+            dg.build_time_partition_freshness_checks,
+            assets=partitioned,
+            deadline_cron=DEFAULT_PARTITION_DEADLINE,
+        )
+
+    mart_keys = list(marts)
+    if mart_keys:
+        checks += _quiet(
+            dg.build_last_update_freshness_checks,
+            assets=mart_keys,
+            lower_bound_delta=DEFAULT_MART_MAX_AGE,
+        )
+    return checks
+
+
+def build_freshness_sensor(
+    checks: Sequence[dg.AssetChecksDefinition], default_status: dg.DefaultSensorStatus
+) -> dg.SensorDefinition:
+    return _quiet(
+        dg.build_sensor_for_freshness_checks,
+        freshness_checks=checks,
+        minimum_interval_seconds=300,
+        name="freshness_checks_sensor",
+        default_status=default_status,
+    )

@@ -1,0 +1,84 @@
+"""The only module that knows the ingestion package's API: schema specs -> RawTable, and the
+dlt source / pipeline of a source (built by `ingestion.pipeline`)."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from orchestration.defs.raw_tables import RawColumn, RawTable
+
+
+def raw_table_from_spec(spec: Any, raw_database: str = "raw") -> RawTable:
+    from ingestion.types import clickhouse_type
+
+    columns = tuple(
+        RawColumn(
+            name=c.name,
+            type=clickhouse_type(c.parsed_type, spec.is_nullable(c)),
+            description=c.description or None,
+            nullable=spec.is_nullable(c),
+        )
+        for c in spec.columns
+    )
+    partitioning = spec.partitioning if spec.daily_partitioned else None
+    return RawTable(
+        source=spec.source,
+        name=spec.name,
+        description=spec.description or None,
+        owners=tuple(spec.owners),
+        tags=tuple((t, "") for t in spec.tags),
+        columns=columns,
+        primary_key=tuple(spec.primary_key),
+        cursor=spec.cursor,
+        freshness=spec.freshness.max_lag_delta if spec.freshness else None,
+        cron=spec.schedule,
+        daily_start=partitioning.start if partitioning else None,
+        raw_database=raw_database,
+        replacing_key=tuple(spec.order_by)
+        if spec.clickhouse.engine == "ReplacingMergeTree"
+        else (),
+        landing_glob=spec.files.path if spec.files and "://" not in spec.files.path else None,
+    )
+
+
+def load_specs(schemas_dir: Path | None = None) -> list[Any]:
+    from ingestion.schema import load_schemas
+
+    return list(load_schemas(schemas_dir))
+
+
+def raw_tables_from_specs(specs: Sequence[Any]) -> list[RawTable]:
+    from elt.config import warehouse_settings
+
+    raw_database = warehouse_settings().raw_database
+    return [raw_table_from_spec(s, raw_database) for s in specs]
+
+
+def make_source(
+    source: str,
+    *,
+    specs: Sequence[Any],
+    tables: Sequence[str],
+    window: tuple[dt.datetime, dt.datetime] | None = None,
+) -> Any:
+    """The dlt source of `source` restricted to `tables`; a window loads only [start, end)."""
+    from ingestion import pipeline
+
+    return pipeline.build_source(source, list(specs), window=window, tables=list(tables))
+
+
+def make_pipeline(source: str, *, window: tuple[dt.datetime, dt.datetime] | None = None) -> Any:
+    """`elt_<source>`, or a pipeline (working dir) of its own per window start."""
+    from ingestion import pipeline
+
+    return pipeline.make_pipeline(source, window=window)
+
+
+def run_kwargs() -> dict[str, Any]:
+    """Keyword arguments every `pipeline.run` of the project uses (parquet loader files)."""
+    from ingestion import pipeline
+
+    return dict(pipeline.RUN_KWARGS)

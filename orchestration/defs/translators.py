@@ -1,0 +1,99 @@
+"""The translators: dbt and dlt nodes become asset specs under one key/group policy (naming.py).
+
+dbt sources resolve to the raw-table keys of the dlt assets (meta.dagster.asset_key, or the same
+policy when the meta is missing), so the graph runs unbroken from raw tables to marts.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import dagster as dg
+from dagster._core.definitions.metadata.metadata_set import TableMetadataSet
+from dagster_dbt import DagsterDbtTranslator, DagsterDbtTranslatorSettings
+from dagster_dlt import DagsterDltTranslator
+from dagster_dlt.translator import DltResourceTranslatorData
+
+from orchestration.defs import naming
+from orchestration.defs.raw_tables import RawTable
+
+KIND_DLT = "dlt"
+KIND_DBT = "dbt"
+KIND_CLICKHOUSE = "clickhouse"
+
+
+def dbt_meta(props: Mapping[str, Any]) -> Mapping[str, Any]:
+    """A node's meta (dbt >= 1.10 keeps it under config.meta; older manifests at the top)."""
+    return {**(props.get("meta") or {}), **((props.get("config") or {}).get("meta") or {})}
+
+
+class DbtTranslator(DagsterDbtTranslator):
+    """Keys [<layer>, <model>], groups by folder, owners/tags from dbt meta, eager automation."""
+
+    def __init__(self, *, automation: bool = True) -> None:
+        super().__init__(DagsterDbtTranslatorSettings(enable_asset_checks=True))
+        self._automation = automation
+
+    def get_asset_key(self, dbt_resource_props: Mapping[str, Any]) -> dg.AssetKey:
+        return naming.dbt_asset_key(dbt_resource_props)
+
+    def get_group_name(self, dbt_resource_props: Mapping[str, Any]) -> str | None:
+        return naming.dbt_group(dbt_resource_props)
+
+    def get_owners(self, dbt_resource_props: Mapping[str, Any]) -> list[str] | None:
+        meta = dbt_meta(dbt_resource_props)
+        explicit = (meta.get("dagster") or {}).get("owners")
+        return naming.owners(explicit or meta.get("owner")) or None
+
+    def get_tags(self, dbt_resource_props: Mapping[str, Any]) -> Mapping[str, str]:
+        tags = naming.tags(dbt_resource_props.get("tags") or [])
+        materialized = (dbt_resource_props.get("config") or {}).get("materialized")
+        if materialized:
+            tags["dbt/materialized"] = materialized
+        return naming.valid_tags(tags)
+
+    def get_automation_condition(
+        self, dbt_resource_props: Mapping[str, Any]
+    ) -> dg.AutomationCondition | None:
+        # keep every model current once its upstream lands; sources are the dlt assets' business
+        if not self._automation or dbt_resource_props["resource_type"] == "source":
+            return None
+        return dg.AutomationCondition.eager()
+
+
+class DltTranslator(DagsterDltTranslator):
+    """One spec per dlt resource (= raw table) from its schema YAML: key, group, owners, tags,
+    description, kinds and the column schema."""
+
+    def __init__(self, tables: Mapping[tuple[str, str], RawTable]) -> None:
+        self._tables = dict(tables)
+
+    def get_asset_spec(self, data: DltResourceTranslatorData) -> dg.AssetSpec:
+        resource = data.resource
+        table = self._tables.get((resource.source_name, resource.name))
+        if table is None:  # a resource without a YAML still gets a key under the same policy
+            return dg.AssetSpec(
+                key=naming.raw_table_key(resource.source_name, resource.name),
+                group_name=naming.raw_table_group(resource.source_name),
+                kinds={KIND_DLT, KIND_CLICKHOUSE},
+            )
+        return raw_table_spec(table)
+
+
+def raw_table_spec(table: RawTable) -> dg.AssetSpec:
+    tags = {**dict(table.tags), "source": table.source}
+    if table.partitioned:
+        tags["partitioning"] = "daily"
+    return dg.AssetSpec(
+        key=table.key,
+        group_name=naming.raw_table_group(table.source),
+        description=table.description or f"Raw table {table.name} of source {table.source}.",
+        owners=list(naming.owners(list(table.owners))),
+        tags=naming.valid_tags(tags),
+        kinds={KIND_DLT, KIND_CLICKHOUSE},
+        metadata={
+            **TableMetadataSet(column_schema=table.column_schema(), table_name=str(table.relation)),
+            "primary_key": ", ".join(table.primary_key),
+        },
+    )

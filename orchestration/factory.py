@@ -1,0 +1,158 @@
+"""Builds the code location's Definitions for any dbt project and schemas directory.
+
+`definitions.py` calls it with the repository's paths; tests and the benchmark call it with their
+own (a synthetic project of 1,000 models, a copy of the schemas...).
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import dagster as dg
+
+from elt.config import PROJECT_ROOT
+from orchestration.defs import naming
+from orchestration.defs.automation.failures import report_failed_assets
+from orchestration.defs.automation.jobs import (
+    AssetJob,
+    daily_partition_job,
+    full_build_job,
+    ingestion_jobs,
+)
+from orchestration.defs.automation.schedules import full_build_schedule, ingestion_schedules
+from orchestration.defs.ingestion.assets import build_dlt_assets
+from orchestration.defs.ingestion.sensors import build_landing_sensor
+from orchestration.defs.partitions import daily_partitions
+from orchestration.defs.quality.clickhouse_checks import CheckedTable, build_clickhouse_checks
+from orchestration.defs.quality.clickhouse_checks import replacing_key as dbt_replacing_key
+from orchestration.defs.quality.freshness import build_freshness_checks, build_freshness_sensor
+from orchestration.defs.raw_tables import RawTable, by_source, sort_tables
+from orchestration.defs.resources import build_resources
+from orchestration.defs.spec_adapter import load_specs, raw_tables_from_specs
+from orchestration.defs.transform.assets import build_dbt_assets
+from orchestration.defs.transform.project import Manifest, prepare_dbt_project
+from orchestration.defs.translators import DbtTranslator, DltTranslator
+
+MART_LAYER = "marts"
+
+
+@dataclass(frozen=True)
+class ProjectPaths:
+    """Where the code location finds its inputs (env overrides, then repository defaults)."""
+
+    dbt_project_dir: Path = field(
+        default_factory=lambda: Path(
+            os.environ.get("ELT_DBT_PROJECT_DIR", PROJECT_ROOT / "dbt_project")
+        )
+    )
+    dbt_profiles_dir: Path = field(
+        default_factory=lambda: Path(os.environ.get("DBT_PROFILES_DIR", PROJECT_ROOT))
+    )
+    schemas_dir: Path = field(
+        default_factory=lambda: Path(
+            os.environ.get("ELT_SCHEMAS_DIR", PROJECT_ROOT / "ingestion" / "schemas")
+        )
+    )
+
+
+def _autostart() -> bool:
+    """Sensors and schedules start running by default unless ELT_DAGSTER_AUTOSTART=0."""
+    return os.environ.get("ELT_DAGSTER_AUTOSTART", "1").strip().lower() not in ("0", "false", "no")
+
+
+def build_definitions(paths: ProjectPaths | None = None) -> dg.Definitions:
+    paths = paths or ProjectPaths()
+    autostart = _autostart()
+    sensor_status = dg.DefaultSensorStatus.RUNNING if autostart else dg.DefaultSensorStatus.STOPPED
+    schedule_status = (
+        dg.DefaultScheduleStatus.RUNNING if autostart else dg.DefaultScheduleStatus.STOPPED
+    )
+
+    specs = load_specs(paths.schemas_dir)
+    raw_tables = sort_tables(raw_tables_from_specs(specs))
+    daily = daily_partitions(raw_tables)
+
+    # assets: dlt (raw tables) and dbt (models), keyed by one policy
+    dlt_translator = DltTranslator({(t.source, t.name): t for t in raw_tables})
+    raw_assets = build_dlt_assets(raw_tables, specs=specs, daily=daily, translator=dlt_translator)
+    project = prepare_dbt_project(paths.dbt_project_dir, paths.dbt_profiles_dir)
+    manifest = Manifest.load(project.manifest_path)
+    dbt_defs = build_dbt_assets(project, manifest, DbtTranslator(), daily)
+
+    # checks
+    model_keys = {n["unique_id"]: naming.dbt_asset_key(n) for n in manifest.asset_nodes}
+    incremental_keys = [
+        model_keys[n["unique_id"]] for n in manifest.asset_nodes if manifest.is_incremental(n)
+    ]
+    mart_nodes = [
+        n
+        for n in manifest.asset_nodes
+        if naming.dbt_layer(n) == MART_LAYER and manifest.is_table(n)
+    ]
+    mart_keys = [model_keys[n["unique_id"]] for n in mart_nodes if not manifest.is_incremental(n)]
+    freshness = build_freshness_checks(raw_tables, incremental_keys, mart_keys)
+    checked = _checked_tables(raw_tables, manifest, model_keys)
+
+    # jobs, schedules, sensors
+    ingest = ingestion_jobs(raw_tables)
+    partitioned_keys = [t.key for t in raw_tables if t.partitioned] + incremental_keys
+    full_build = full_build_job()
+    jobs = [*ingest.values(), full_build]
+    if partitioned_keys:
+        jobs.append(daily_partition_job(partitioned_keys))
+    schedules = [
+        *ingestion_schedules(raw_tables, ingest, daily, schedule_status),
+        full_build_schedule(full_build, schedule_status),
+    ]
+    sensors = [
+        build_freshness_sensor(freshness, sensor_status),
+        report_failed_assets,
+        dg.AutomationConditionSensorDefinition(
+            "automation_sensor",
+            target=dg.AssetSelection.all(),
+            default_status=sensor_status,
+            minimum_interval_seconds=60,
+        ),
+        *_landing_sensors(raw_tables, ingest, daily, sensor_status),
+    ]
+
+    return dg.Definitions(
+        assets=[*raw_assets, *dbt_defs],
+        asset_checks=[*freshness, *build_clickhouse_checks(checked)],
+        jobs=jobs,
+        schedules=schedules,
+        sensors=sensors,
+        resources=build_resources(project),
+    )
+
+
+def _checked_tables(
+    raw_tables: list[RawTable], manifest: Manifest, model_keys: dict[str, dg.AssetKey]
+) -> list[CheckedTable]:
+    checked = [CheckedTable(t.key, t.relation, t.replacing_key) for t in raw_tables]
+    for node in manifest.asset_nodes:
+        if manifest.is_table(node) and node["resource_type"] == "model":
+            checked.append(
+                CheckedTable(
+                    model_keys[node["unique_id"]],
+                    manifest.relation(node),
+                    dbt_replacing_key(node.get("config") or {}),
+                )
+            )
+    return checked
+
+
+def _landing_sensors(
+    raw_tables: list[RawTable],
+    ingest: dict[tuple[str, bool], AssetJob],
+    daily: dg.TimeWindowPartitionsDefinition,
+    status: dg.DefaultSensorStatus,
+) -> list[dg.SensorDefinition]:
+    sensors = []
+    for source, tables in by_source(raw_tables).items():
+        jobs = {p: job for (s, p), job in ingest.items() if s == source}
+        if any(t.landing_glob for t in tables):
+            sensors.append(build_landing_sensor(source, tables, jobs, daily, status))
+    return sensors

@@ -1,0 +1,120 @@
+"""The run planner and executor behind `elt demo`, on a small Dagster graph (no warehouse).
+
+The graph mixes unpartitioned and daily assets the way the project does (raw dims, raw daily
+events, staging, incremental marts, marts downstream of them), so it needs several runs.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import dagster as dg
+import pytest
+
+from elt.materialize import materialize_all, partition_range, plan_runs
+
+DAILY = dg.DailyPartitionsDefinition(start_date="2018-09-01", end_date="2018-09-11")
+SINGLE_RUN = dg.BackfillPolicy.single_run()
+
+
+def build_defs(fail_check: bool = False) -> dg.Definitions:
+    @dg.asset(key=["raw", "s", "dim"])
+    def dim() -> None: ...
+
+    @dg.asset(key=["raw", "s", "events"], partitions_def=DAILY, backfill_policy=SINGLE_RUN)
+    def events(context) -> dg.MaterializeResult:
+        keys = context.partition_keys
+        return dg.MaterializeResult(metadata={"first": keys[0], "last": keys[-1]})
+
+    @dg.asset(key=["staging", "stg"], deps=[dim, events])
+    def stg() -> None: ...
+
+    @dg.asset(key=["marts", "inc"], deps=[stg], partitions_def=DAILY, backfill_policy=SINGLE_RUN)
+    def inc() -> None: ...
+
+    @dg.asset(key=["marts", "summary"], deps=[inc, dim])
+    def summary() -> None: ...
+
+    @dg.asset_check(asset=summary)
+    def summary_ok() -> dg.AssetCheckResult:
+        return dg.AssetCheckResult(passed=not fail_check)
+
+    @dg.asset_check(asset=dim)
+    def dim_ok() -> dg.AssetCheckResult:
+        return dg.AssetCheckResult(passed=True)
+
+    return dg.Definitions(
+        assets=[dim, events, stg, inc, summary], asset_checks=[summary_ok, dim_ok]
+    )
+
+
+def paths(run) -> list[str]:
+    return [k.to_user_string() for k in run.assets]
+
+
+def test_plan_orders_runs_by_dependencies_and_partitions() -> None:
+    plan = plan_runs(build_defs().resolve_asset_graph())
+    assert [(paths(r), r.partitioned) for r in plan] == [
+        (["raw/s/dim"], False),
+        (["raw/s/events"], True),
+        (["staging/stg"], False),
+        (["marts/inc"], True),
+        (["marts/summary"], False),
+    ]
+
+
+def test_plan_groups_everything_unpartitioned_in_one_run() -> None:
+    graph = build_defs().resolve_asset_graph()
+    keys = [dg.AssetKey(["raw", "s", "dim"]), dg.AssetKey(["staging", "stg"])]
+    (only,) = plan_runs(graph, keys)  # stg's partitioned parent is not selected
+    assert paths(only) == ["raw/s/dim", "staging/stg"]
+
+
+def test_partition_range_is_clipped_to_the_landed_days() -> None:
+    assert partition_range(DAILY) == ("2018-09-01", "2018-09-10")
+    assert partition_range(DAILY, "2018-09-03", "2018-09-05") == ("2018-09-03", "2018-09-05")
+    with pytest.raises(ValueError, match="no partition"):
+        partition_range(DAILY, "2019-01-01", None)
+
+
+@pytest.fixture
+def instance(tmp_path: Path):
+    with dg.instance_for_test(temp_dir=str(tmp_path)) as instance:
+        yield instance
+
+
+@pytest.mark.integration
+def test_materialize_all_runs_everything_with_checks_and_streams_events(instance) -> None:
+    seen: list[str] = []
+    result = materialize_all(
+        build_defs(),
+        instance,
+        first_partition="2018-09-02",
+        last_partition="2018-09-04",
+        on_event=lambda event: seen.append(event.event_type_value),
+    )
+    assert result.success
+    assert len(result.runs) == 5
+    assert {k.to_user_string() for k in result.materialized} == {
+        "raw/s/dim",
+        "raw/s/events",
+        "staging/stg",
+        "marts/inc",
+        "marts/summary",
+    }
+    assert {k.name for k in result.passed_checks} == {"dim_ok", "summary_ok"}
+    assert not result.failed_checks and not result.missing
+    assert "ASSET_MATERIALIZATION" in seen and "ASSET_CHECK_EVALUATION" in seen
+    # the runs are in the instance, one partition range per partitioned run
+    runs = instance.get_runs()
+    assert len(runs) == 5 and all(r.is_success for r in runs)
+    events = dg.AssetKey(["raw", "s", "events"])
+    materialized = instance.get_materialized_partitions(events)
+    assert materialized == {"2018-09-02", "2018-09-03", "2018-09-04"}
+
+
+@pytest.mark.integration
+def test_a_failed_check_is_reported(instance) -> None:
+    result = materialize_all(build_defs(fail_check=True), instance, last_partition="2018-09-02")
+    assert not result.success
+    assert [k.name for k in result.failed_checks] == ["summary_ok"]

@@ -1,0 +1,136 @@
+"""Staging-model scaffolding from a table spec (pure rendering; files in a temp project)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import yaml
+
+from elt.scaffold import (
+    Column,
+    TableShape,
+    column_group,
+    render_staging_sql,
+    render_staging_yaml,
+    shape_from_spec,
+    staging_paths,
+)
+
+REVIEWS = TableShape(
+    source="shop",
+    name="reviews",
+    columns=(
+        Column("id", "integer", "Review id"),
+        Column("product_sku", "string"),
+        Column("customer_id", "integer"),
+        Column("stars", "int8"),
+        Column("body", "string"),
+        Column("is_verified", "boolean"),
+        Column("review_date", "date"),
+        Column("reviewed_at", "timestamp(6, 'UTC')"),
+    ),
+    primary_key=("id",),
+    description="Product reviews.",
+)
+
+
+def test_columns_are_grouped_like_the_style_guide() -> None:
+    groups = {c.name: column_group(c, REVIEWS.primary_key) for c in REVIEWS.columns}
+    assert groups == {
+        "id": "ids",
+        "product_sku": "text",
+        "customer_id": "ids",
+        "stars": "numerics",
+        "body": "text",
+        "is_verified": "booleans",
+        "review_date": "dates",
+        "reviewed_at": "timestamps",
+    }
+
+
+def test_sql_has_one_import_cte_on_the_source_read_final_then_grouped_columns() -> None:
+    sql = render_staging_sql(REVIEWS)
+    assert sql.startswith(
+        "with\n\nsource as (\n\n    select * from {{ source('shop', 'reviews') }} final"
+    )
+    assert sql.rstrip().endswith("select * from final")
+    body = sql.split("    select\n", 1)[1].split("    from source")[0]
+    lines = [line.strip() for line in body.splitlines() if line.strip()]
+    assert lines == [
+        "-- ids",
+        "id,",
+        "customer_id,",
+        "-- text",
+        "product_sku,",
+        "body,",
+        "-- numerics",
+        "stars,",
+        "-- booleans",
+        "is_verified,",
+        "-- dates",
+        "review_date,",
+        "-- timestamps",
+        "reviewed_at,",
+        "{{ dlt_loaded_at() }} as loaded_at",
+    ]
+
+
+def test_append_only_tables_are_not_read_final() -> None:
+    shape = TableShape("s", "events", (Column("id", "integer"),), ("id",), deduplicate=False)
+    assert "}} final" not in render_staging_sql(shape)
+
+
+def test_yaml_tests_a_single_primary_key_unique_and_not_null() -> None:
+    doc = yaml.safe_load(render_staging_yaml(REVIEWS))
+    (model,) = doc["models"]
+    assert doc["version"] == 2
+    assert model["name"] == "stg_shop__reviews"
+    assert model["description"] == "Product reviews."
+    columns = {c["name"]: c for c in model["columns"]}
+    assert list(columns) == [c.name for c in REVIEWS.columns]
+    assert columns["id"]["data_tests"] == ["unique", "not_null"]
+    assert columns["id"]["description"] == "Review id"
+    assert "data_tests" not in columns["body"]
+
+
+def test_yaml_tests_a_composite_key_as_a_unique_combination() -> None:
+    shape = TableShape(
+        "s", "supplies", (Column("id"), Column("sku"), Column("cost", "integer")), ("id", "sku")
+    )
+    (model,) = yaml.safe_load(render_staging_yaml(shape))["models"]
+    assert model["data_tests"] == [{"unique": {"arguments": {"column_name": "(id, sku)"}}}]
+    columns = {c["name"]: c.get("data_tests") for c in model["columns"]}
+    assert columns == {"id": ["not_null"], "sku": ["not_null"], "cost": None}
+
+
+def test_shape_from_a_spec_dict() -> None:
+    spec = {
+        "source": "shop",
+        "name": "reviews",
+        "columns": [{"name": "id", "type": "integer"}, {"name": "body", "type": "string"}],
+        "primary_key": "id",
+        "clickhouse": {"engine": "MergeTree"},
+        "write_disposition": "append",
+    }
+    shape = shape_from_spec(spec)
+    assert shape.primary_key == ("id",)
+    assert [c.name for c in shape.columns] == ["id", "body"]
+    assert shape.deduplicate is False
+    assert shape.model_name == "stg_shop__reviews"
+
+
+def test_bad_identifiers_are_refused_before_writing() -> None:
+    with pytest.raises(ValueError, match="source"):
+        shape_from_spec({"source": "shop; drop", "name": "t", "columns": []})
+
+
+def test_empty_tables_are_refused() -> None:
+    with pytest.raises(ValueError, match="no columns"):
+        render_staging_sql(TableShape("s", "t", (), ()))
+
+
+def test_paths_follow_the_staging_folder_convention(tmp_path: Path) -> None:
+    sql, yml = staging_paths(REVIEWS, tmp_path)
+    assert sql == tmp_path / "models/staging/shop/stg_shop__reviews.sql"
+    assert yml == tmp_path / "models/staging/shop/stg_shop__reviews.yml"

@@ -1,0 +1,219 @@
+"""Schema -> dlt source/resources (pure: no warehouse; dlt extract/normalize run offline)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+from pathlib import Path
+
+import dlt
+import pyarrow as pa
+import pytest
+from conftest import write_yaml
+
+from ingestion.ddl import create_rejected_table_sql, create_table_sql
+from ingestion.generator import (
+    CursorFilter,
+    RunStats,
+    TableStats,
+    clickhouse_hints,
+    column_hints,
+    file_in_window,
+    files_rows,
+    make_source,
+)
+from ingestion.readers import FileRef
+from ingestion.schema import REJECTED_TABLE, load_schemas, parse_table_file
+
+EVENTS = """\
+name: events
+files:
+  path: src/events/*.csv
+columns:
+  - name: id
+    type: int64
+  - name: at
+    type: timestamp
+  - name: note
+    type: string
+primary_key: [id]
+incremental:
+  cursor: at
+  initial_value: "2020-01-01"
+write_disposition: {disposition}
+clickhouse:
+  partition_by: toYYYYMM(at)
+  settings: {{index_granularity: 1024}}
+partitioning:
+  column: at
+  start: 2020-01-01
+"""
+
+
+def _events(tmp_path: Path, disposition: str = "merge"):
+    return parse_table_file(
+        write_yaml(tmp_path / "schemas", "src", "events", EVENTS.format(disposition=disposition))
+    )
+
+
+def _csv(path: Path, rows: list[tuple]) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    lines = ["id,at,note", *(",".join(str(v) for v in row) for row in rows)]
+    path.write_text("\n".join(lines) + "\n")
+
+
+def _rows(items: list) -> list[dict]:
+    out = []
+    for item in items:
+        if isinstance(item, pa.Table):
+            out += item.to_pylist()
+    return out
+
+
+def test_column_hints_carry_types_keys_and_cursor() -> None:
+    orders = next(s for s in load_schemas() if s.name == "orders")
+    hints = column_hints(orders)
+    assert hints["id"] == {
+        "name": "id", "data_type": "text", "nullable": False, "description": "Order id.",
+        "primary_key": True,
+    }
+    assert hints["ordered_at"]["incremental"] is True
+    assert hints["ordered_at"]["data_type"] == "timestamp"
+    assert hints["subtotal"]["precision"] == 64
+    assert hints["_ingested_at"]["dedup_sort"] == "desc"
+    assert clickhouse_hints(orders) == {
+        "table_engine_type": "merge_tree",
+        "sort": ["id"],
+        "partition": "toYYYYMM(ordered_at)",
+    }
+    tweets = next(s for s in load_schemas() if s.name == "tweets")
+    assert clickhouse_hints(tweets)["table_engine_type"] == "replacing_merge_tree"
+
+
+def test_source_has_one_resource_per_table_with_hints(tmp_path: Path) -> None:
+    specs = load_schemas()
+    source = make_source("jaffle_shop", specs, tmp_path)
+    assert source.name == "jaffle_shop"
+    assert sorted(source.resources) == sorted(
+        ["customers", "items", "orders", "products", "stores", "supplies", "tweets"]
+    )
+    orders = source.resources["orders"]
+    assert orders.write_disposition == "merge"
+    table = orders.compute_table_schema()
+    assert table["x-clickhouse-partition"] == "toYYYYMM(ordered_at)"
+    assert table["x-clickhouse-sort"] == ["id"]
+    assert table["columns"]["id"]["primary_key"] is True
+    assert source.resources["tweets"].write_disposition == "append"
+    with pytest.raises(ValueError, match="no schema declares source"):
+        make_source("nope", specs, tmp_path)
+
+
+def test_files_are_skipped_once_loaded_and_cursor_keeps_only_newer_rows(tmp_path: Path) -> None:
+    spec = _events(tmp_path)
+    landing = tmp_path / "landing"
+    _csv(landing / "src/events/2020-01-01.csv", [(1, "2020-01-01T10:00:00", "a"),
+                                                 (2, "2020-01-01T11:00:00", "b")])
+    state: dict = {}
+    stats = TableStats()
+    first = _rows(list(files_rows(spec, landing, stats=stats, state=state)))
+    assert [r["id"] for r in first] == [1, 2]
+    assert all(r["_ingested_at"].tzinfo is not None for r in first)
+    assert state["cursor"]["last_value"].startswith("2020-01-01T11:00:00")
+    # same files again: nothing read
+    stats = TableStats()
+    assert list(files_rows(spec, landing, stats=stats, state=state)) == []
+    assert stats.files_skipped == 1 and stats.files_read == 0
+    # a newer file: only its rows; a rewritten old file: rows older than the cursor are dropped
+    _csv(landing / "src/events/2020-01-02.csv", [(3, "2020-01-02T09:00:00", "c")])
+    _csv(landing / "src/events/2020-01-01.csv", [(1, "2020-01-01T10:00:00", "a2"),
+                                                 (2, "2020-01-01T11:00:00", "b"),
+                                                 (9, "2020-01-01T11:00:00", "same time")])
+    rows = _rows(list(files_rows(spec, landing, state=state)))
+    # id 9 shares the last cursor value but was never loaded: kept (boundary keys)
+    assert sorted(r["id"] for r in rows) == [3, 9]
+
+
+def test_window_reads_only_that_day_and_keeps_state(tmp_path: Path) -> None:
+    spec = _events(tmp_path)
+    landing = tmp_path / "landing"
+    _csv(landing / "src/events/2020-01-01.csv", [(1, "2020-01-01T10:00:00", "a")])
+    _csv(landing / "src/events/2020-01-02.csv", [(2, "2020-01-02T10:00:00", "b"),
+                                                 (3, "2020-01-03T00:00:00", "late")])
+    state: dict = {}
+    start = dt.datetime(2020, 1, 2, tzinfo=dt.UTC)
+    window = (start, start + dt.timedelta(days=1))
+    stats = TableStats()
+    rows = _rows(list(files_rows(spec, landing, window=window, stats=stats, state=state)))
+    assert [r["id"] for r in rows] == [2]
+    assert stats.files_read == 1
+    assert state.get("files") == {} and "cursor" not in state
+    assert file_in_window(FileRef("x/2020-01-02.csv", 1, "t"), window)
+    assert not file_in_window(FileRef("x/2020-01-03.csv", 1, "t"), window)
+    assert file_in_window(FileRef("x/all.csv", 1, "t"), window)
+
+
+def test_rejected_rows_are_yielded_to_the_rejected_table(tmp_path: Path) -> None:
+    spec = _events(tmp_path)
+    landing = tmp_path / "landing"
+    _csv(landing / "src/events/2020-01-01.csv", [(1, "2020-01-01T10:00:00", "a"),
+                                                 ("x", "2020-01-01T11:00:00", "bad id"),
+                                                 (3, "not a time", "bad at")])
+    stats = TableStats()
+    items = list(files_rows(spec, landing, stats=stats, state={}))
+    assert stats.rejected == 2 and stats.rows == 1
+    marked = [i for i in items if not isinstance(i, pa.Table)]
+    assert len(marked) == 1
+    assert marked[0].meta.table_name == REJECTED_TABLE
+    rejected = marked[0].data.to_pylist()
+    assert [r["row_number"] for r in rejected] == [2, 3]
+    assert rejected[0]["table_name"] == "events"
+    assert rejected[0]["file"].endswith("2020-01-01.csv")
+
+
+def test_cursor_filter_state_without_rows() -> None:
+    assert CursorFilter(spec=None, start=None, boundary=set()).state() is None
+
+
+def test_offline_extract_and_normalize_make_parquet_jobs(tmp_path: Path, monkeypatch) -> None:
+    """dlt runs extract and normalize without a warehouse: check the load package it builds."""
+    monkeypatch.setenv("NORMALIZE__PARQUET_NORMALIZER__ADD_DLT_LOAD_ID", "true")
+    spec = _events(tmp_path)
+    landing = tmp_path / "landing"
+    _csv(landing / "src/events/2020-01-01.csv", [(1, "2020-01-01T10:00:00", "a"),
+                                                 ("bad", "2020-01-01T11:00:00", "b")])
+    stats = RunStats()
+    source = make_source("src", [spec], landing, stats=stats)
+    pipeline = dlt.pipeline(
+        "offline_test", pipelines_dir=str(tmp_path / "dlt"), destination="clickhouse",
+        dataset_name="src",
+    )
+    pipeline.extract(source, loader_file_format="parquet")
+    pipeline.normalize()
+    counts = pipeline.last_trace.last_normalize_info.row_counts
+    assert counts["events"] == 1
+    assert counts[REJECTED_TABLE] == 1
+    assert stats.rejected == {"events": 1}
+    schema = pipeline.default_schema
+    assert schema.tables["events"]["write_disposition"] == "merge"
+    assert "_dlt_load_id" in schema.tables[REJECTED_TABLE]["columns"]
+    assert "id" not in schema.tables[REJECTED_TABLE]["columns"]
+    jobs = list((Path(pipeline.working_dir) / "load" / "normalized").glob("*/new_jobs/*"))
+    assert any(j.name.startswith("events.") and j.name.endswith(".parquet") for j in jobs)
+    assert os.environ["NORMALIZE__PARQUET_NORMALIZER__ADD_DLT_LOAD_ID"] == "true"
+
+
+def test_ddl_declares_engine_keys_and_types(tmp_path: Path) -> None:
+    sql = create_table_sql(_events(tmp_path), "raw")
+    assert sql.startswith("CREATE TABLE IF NOT EXISTS `raw`.`src___events`")
+    assert "`id` Int64" in sql and "`note` Nullable(String)" in sql
+    assert "`at` DateTime64(6, 'UTC')" in sql
+    assert "ENGINE = ReplacingMergeTree(`_ingested_at`)" in sql
+    assert "PARTITION BY toYYYYMM(at)" in sql
+    assert "ORDER BY (`id`)" in sql
+    assert "SETTINGS index_granularity = 1024" in sql
+    assert "`_dlt_load_id` String" in sql
+    rejected = create_rejected_table_sql("src", "raw")
+    assert "`raw`.`src____rejected_rows`" in rejected
+    assert "ORDER BY (`table_name`, `file`, `row_number`)" in rejected
+    with pytest.raises(ValueError, match="not a valid identifier"):
+        create_table_sql(_events(tmp_path), "raw; drop")

@@ -1,0 +1,65 @@
+"""Fixtures of the orchestration tests: the code location's Definitions, published Jaffle Shop
+landing data (jafgen 1 year, first week only) and an isolated dlt working directory."""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import dagster as dg
+import pytest
+
+FIRST_DAY = dt.date(2018, 9, 1)
+PUBLISHED_UNTIL = dt.date(2018, 9, 7)  # landing holds days 09-01 .. 09-07
+
+
+@pytest.fixture(scope="session")
+def orch_env(run_dir: Path) -> Iterator[dict[str, str]]:
+    """Landing, dlt and Dagster state of these tests in the session's temp dir; sensors and
+    schedules stay stopped (no daemon surprises in `dagster dev`)."""
+    values = {
+        "ELT_LANDING_DIR": str(run_dir / "landing"),
+        "ELT_DLT_DIR": str(run_dir / "dlt"),
+        "ELT_DAGSTER_AUTOSTART": "0",
+    }
+    previous = {k: os.environ.get(k) for k in values}
+    os.environ.update(values)
+    yield values
+    for key, value in previous.items():
+        if value is None:
+            os.environ.pop(key, None)
+        else:
+            os.environ[key] = value
+
+
+@pytest.fixture(scope="session")
+def defs(orch_env: dict[str, str]) -> dg.Definitions:
+    from orchestration.factory import build_definitions
+
+    return build_definitions()
+
+
+@pytest.fixture(scope="session")
+def repo(defs: dg.Definitions) -> dg.RepositoryDefinition:
+    return defs.get_repository_def()
+
+
+@pytest.fixture(scope="session")
+def landing(orch_env: dict[str, str]) -> Path:
+    """Jaffle Shop landing files published up to PUBLISHED_UNTIL (jafgen output is cached)."""
+    from ingestion.landing import landing_jaffle
+
+    landing_dir = Path(orch_env["ELT_LANDING_DIR"])
+    landing_jaffle(years=1, until=PUBLISHED_UNTIL, landing_dir=landing_dir)
+    return landing_dir
+
+
+def csv_rows_by_day(landing_dir: Path, table: str) -> dict[str, int]:
+    """Data rows in each daily landing file of `table` (the expected rows of a partition)."""
+    out = {}
+    for path in sorted((landing_dir / "jaffle_shop" / table).glob("*.csv")):
+        with path.open() as handle:
+            out[path.stem] = sum(1 for _ in handle) - 1
+    return out

@@ -1,0 +1,165 @@
+"""The code location loads; its asset keys, lineage, groups, kinds, jobs and automation."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import shutil
+from pathlib import Path
+
+import dagster as dg
+
+from orchestration.factory import ProjectPaths, build_definitions
+
+RAW = ["customers", "items", "orders", "products", "stores", "supplies", "tweets"]
+EXPECTED_KEYS = {
+    *(f"raw/jaffle_shop/{t}" for t in RAW),
+    *(f"staging/stg_jaffle_shop__{t}" for t in RAW),
+    "intermediate/int_order_items_joined",
+    "intermediate/int_products_with_supply_costs",
+    "intermediate/int_supplies_aggregated_to_products",
+    "marts/customers",
+    "marts/daily_location_metrics",
+    "marts/locations",
+    "marts/order_items",
+    "marts/orders",
+    "marts/products",
+    "marts/supplies",
+}
+PARTITIONED = {
+    "raw/jaffle_shop/orders",
+    "raw/jaffle_shop/items",
+    "marts/orders",
+    "marts/order_items",
+    "marts/daily_location_metrics",
+}
+
+
+def _keys(keys) -> set[str]:
+    return {k.to_user_string() for k in keys}
+
+
+def test_exact_asset_keys(repo: dg.RepositoryDefinition) -> None:
+    graph = repo.asset_graph
+    assert _keys(graph.get_all_asset_keys()) == EXPECTED_KEYS
+    # no stub (external) assets: every key is materializable by this code location
+    assert _keys(graph.materializable_asset_keys) == EXPECTED_KEYS
+
+
+def test_graph_is_connected_from_raw_tables_to_marts(repo: dg.RepositoryDefinition) -> None:
+    graph = repo.asset_graph
+    dlt_keys = {k for k in graph.get_all_asset_keys() if "dlt" in graph.get(k).kinds}
+    dbt_keys = {k for k in graph.get_all_asset_keys() if "dbt" in graph.get(k).kinds}
+    assert _keys(dlt_keys) == {f"raw/jaffle_shop/{t}" for t in RAW}
+
+    # every dbt source of the manifest resolves to a dlt asset
+    manifest = json.loads(Path("dbt_project/target/manifest.json").read_text())
+    from orchestration.defs.naming import dbt_asset_key
+
+    source_keys = {dbt_asset_key(s) for s in manifest["sources"].values()}
+    assert source_keys and source_keys <= dlt_keys
+
+    # every dlt asset feeds at least one dbt model
+    for key in dlt_keys:
+        assert graph.get(key).child_keys & dbt_keys, key.to_user_string()
+
+    # every mart reaches back to at least one raw table
+    for key in dbt_keys:
+        if key.path[0] == "marts":
+            assert (
+                graph.get(key).ancestor_key_set & dlt_keys
+                if hasattr(graph.get(key), "ancestor_key_set")
+                else _ancestors(graph, key) & dlt_keys
+            ), key.to_user_string()
+
+
+def _ancestors(graph, key: dg.AssetKey) -> set[dg.AssetKey]:
+    seen, todo = set(), [key]
+    while todo:
+        for parent in graph.get(todo.pop()).parent_keys:
+            if parent not in seen:
+                seen.add(parent)
+                todo.append(parent)
+    return seen
+
+
+def test_groups_kinds_owners_and_partitions(repo: dg.RepositoryDefinition) -> None:
+    graph = repo.asset_graph
+    for key in graph.get_all_asset_keys():
+        node = graph.get(key)
+        name = key.to_user_string()
+        if key.path[0] == "raw":
+            assert node.group_name == "jaffle_shop"
+            assert node.kinds == {"dlt", "clickhouse"}
+            assert node.owners == ["team:data-platform"]
+            assert node.description
+        else:
+            assert node.group_name == key.path[0]
+            assert node.kinds == {"dbt", "clickhouse"}
+            assert node.owners == ["team:analytics"]
+            assert node.automation_condition is not None
+        assert (node.partitions_def is not None) == (name in PARTITIONED), name
+        if node.partitions_def is not None:
+            assert isinstance(node.partitions_def, dg.DailyPartitionsDefinition)
+            assert node.partitions_def.get_first_partition_key() == "2018-09-01"
+
+
+def test_checks(repo: dg.RepositoryDefinition) -> None:
+    checks = repo.asset_graph.asset_check_keys
+    by_asset: dict[str, set[str]] = {}
+    for check in checks:
+        by_asset.setdefault(check.asset_key.to_user_string(), set()).add(check.name)
+    for table in RAW:  # YAML freshness + ClickHouse checks on every raw table
+        assert {"freshness_check", "partition_count", "no_duplicate_keys_final"} <= by_asset[
+            f"raw/jaffle_shop/{table}"
+        ]
+    for mart in ("orders", "customers", "order_items", "products", "locations", "supplies"):
+        assert {"freshness_check", "partition_count"} <= by_asset[f"marts/{mart}"]
+    # dbt tests are asset checks
+    assert "unique_orders_order_id" in by_asset["marts/orders"]
+    assert "no_duplicate_keys_final" in by_asset["marts/customers"]
+
+
+def test_jobs_schedules_sensors(repo: dg.RepositoryDefinition) -> None:
+    jobs = {j.name for j in repo.get_all_jobs()}
+    assert {
+        "ingest_jaffle_shop",
+        "ingest_jaffle_shop_daily",
+        "daily_partition",
+        "full_build",
+    } <= jobs
+    assert repo.get_job("daily_partition").partitions_def is not None
+    schedules = {s.name: s for s in repo.schedule_defs}
+    assert schedules["ingest_jaffle_shop_schedule"].cron_schedule == "0 6 * * *"
+    assert schedules["ingest_jaffle_shop_daily_schedule"].cron_schedule == "0 6 * * *"
+    assert "full_build_daily" in schedules
+    sensors = {s.name for s in repo.sensor_defs}
+    assert {
+        "jaffle_shop_landing_sensor",
+        "report_failed_assets",
+        "freshness_checks_sensor",
+        "automation_sensor",
+    } <= sensors
+
+
+def test_daily_schedule_requests_last_complete_day(repo: dg.RepositoryDefinition) -> None:
+    schedule = repo.get_schedule_def("ingest_jaffle_shop_daily_schedule")
+    at = dt.datetime(2018, 9, 5, 6, 0, tzinfo=dt.UTC)
+    context = dg.build_schedule_context(scheduled_execution_time=at, repository_def=repo)
+    data = schedule.evaluate_tick(context)
+    assert [r.partition_key for r in data.run_requests] == ["2018-09-04"]
+
+
+def test_new_schema_yaml_becomes_a_new_asset(tmp_path: Path, orch_env: dict[str, str]) -> None:
+    schemas = tmp_path / "schemas"
+    shutil.copytree("ingestion/schemas", schemas)
+    text = (schemas / "jaffle_shop" / "tweets.yml").read_text()
+    (schemas / "jaffle_shop" / "reviews.yml").write_text(
+        text.replace("name: tweets", "name: reviews").replace("tweets/", "reviews/")
+    )
+    defs = build_definitions(ProjectPaths(schemas_dir=schemas))
+    graph = defs.get_repository_def().asset_graph
+    key = dg.AssetKey(["raw", "jaffle_shop", "reviews"])
+    assert key in graph.get_all_asset_keys()
+    assert graph.get(key).kinds == {"dlt", "clickhouse"}
+    assert dg.AssetCheckKey(key, "freshness_check") in graph.asset_check_keys

@@ -1,0 +1,98 @@
+"""Pure functions of the key/group policy and the small builders around it."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import dagster as dg
+import pytest
+
+from orchestration.defs import naming
+from orchestration.defs.clickhouse import Relation, duplicate_keys_sql
+from orchestration.defs.ingestion.sensors import file_day
+from orchestration.defs.partitions import window_vars
+from orchestration.defs.quality.clickhouse_checks import replacing_key
+
+
+def _model(fqn: list[str], resource_type: str = "model") -> dict:
+    return {"resource_type": resource_type, "name": fqn[-1], "fqn": fqn}
+
+
+def test_raw_table_key_follows_contract() -> None:
+    assert naming.raw_table_key("jaffle_shop", "orders") == dg.AssetKey(
+        ["raw", "jaffle_shop", "orders"]
+    )
+
+
+def test_model_key_and_group_come_from_first_folder() -> None:
+    props = _model(["jaffle_shop", "staging", "jaffle_shop", "stg_jaffle_shop__orders"])
+    assert naming.dbt_asset_key(props) == dg.AssetKey(["staging", "stg_jaffle_shop__orders"])
+    assert naming.dbt_group(props) == "staging"
+    assert naming.dbt_asset_key(_model(["p", "marts", "orders"])) == dg.AssetKey(
+        ["marts", "orders"]
+    )
+
+
+def test_seed_and_snapshot_keys() -> None:
+    assert naming.dbt_asset_key(_model(["p", "raw_codes"], "seed")) == dg.AssetKey(
+        ["seeds", "raw_codes"]
+    )
+    assert naming.dbt_group(_model(["p", "snap", "s"], "snapshot")) == "snapshots"
+
+
+def test_source_resolves_to_dlt_key_with_or_without_meta() -> None:
+    with_meta = {
+        "resource_type": "source",
+        "source_name": "jaffle_shop",
+        "name": "orders",
+        "meta": {"dagster": {"asset_key": ["raw", "jaffle_shop", "orders"]}},
+    }
+    without = {**with_meta, "meta": {}}
+    config_meta = {**without, "config": {"meta": with_meta["meta"]}}
+    expected = dg.AssetKey(["raw", "jaffle_shop", "orders"])
+    assert naming.dbt_asset_key(with_meta) == expected
+    assert naming.dbt_asset_key(without) == expected
+    assert naming.dbt_asset_key(config_meta) == expected
+    assert naming.dbt_group(without) == "jaffle_shop"
+
+
+def test_owners_and_tags_are_made_valid() -> None:
+    assert naming.owners("analytics") == ["team:analytics"]
+    assert naming.owners(["a@b.io", "team:x"]) == ["a@b.io", "team:x"]
+    assert naming.owners(None) == []
+    assert naming.tags(["events", "pii"]) == {"events": "", "pii": ""}
+    assert naming.valid_tags({"ok": "", "bad key": "", "elt/x": "v", "v": "no spaces"}) == {
+        "ok": "",
+        "elt/x": "v",
+    }
+
+
+def test_window_vars_are_half_open_dates() -> None:
+    window = dg.TimeWindow(
+        dt.datetime(2018, 9, 3, tzinfo=dt.UTC), dt.datetime(2018, 9, 6, tzinfo=dt.UTC)
+    )
+    assert window_vars(window) == {"start_date": "2018-09-03", "end_date": "2018-09-06"}
+
+
+def test_replacing_key_from_dbt_config() -> None:
+    assert replacing_key({"engine": "ReplacingMergeTree(_loaded_at)", "unique_key": "id"}) == (
+        "id",
+    )
+    assert replacing_key({"engine": "ReplacingMergeTree", "order_by": "(a, b)"}) == ("a", "b")
+    assert replacing_key({"engine": "MergeTree", "unique_key": "id"}) == ()
+    assert replacing_key({"unique_key": ["a", "b"], "engine": "ReplacingMergeTree"}) == ("a", "b")
+
+
+def test_duplicate_keys_sql_reads_final_and_rejects_bad_identifiers() -> None:
+    sql = duplicate_keys_sql(Relation("marts", "orders"), ["order_id"])
+    assert sql == "select count() - uniqExact(tuple(`order_id`)) from `marts`.`orders` final"
+    with pytest.raises(ValueError):
+        Relation("marts", "orders; drop table x")
+    with pytest.raises(ValueError):
+        duplicate_keys_sql(Relation("marts", "orders"), ["id`"])
+
+
+def test_file_day() -> None:
+    assert file_day("jaffle_shop/orders/2018-09-05.csv") == "2018-09-05"
+    assert file_day("jaffle_shop/customers/customers.csv") is None
+    assert file_day("jaffle_shop/orders/2018-13-45.csv") is None

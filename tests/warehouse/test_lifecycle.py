@@ -1,0 +1,162 @@
+"""Start/stop/status, clear startup errors, durability after SIGKILL, auth, the CLI."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import clickhouse_connect
+import pytest
+from clickhouse_connect.driver.exceptions import DatabaseError
+
+from warehouse.lifecycle import EndpointError, start_background, status, stop
+
+pytestmark = pytest.mark.integration
+
+
+def _client(info, **kw):
+    return clickhouse_connect.get_client(host=info.host, port=info.http_port, **kw)
+
+
+@pytest.fixture
+def data_dir(tmp_path: Path):
+    directory = tmp_path / "wh"
+    yield directory
+    stop(directory, timeout=10)
+
+
+def test_durability_after_sigkill(data_dir: Path) -> None:
+    info = start_background(data_dir, tcp_port=None)
+    client = _client(info)
+    client.command("CREATE DATABASE IF NOT EXISTS dur")
+    client.command("CREATE TABLE dur.t (id UInt32, v String) ENGINE = MergeTree ORDER BY id")
+    acknowledged = 0
+    for batch in range(5):
+        client.insert("dur.t", [[batch * 100 + i, "x"] for i in range(100)])
+        acknowledged += 100
+    client.command("INSERT INTO dur.t VALUES (100000, 'last')")
+    acknowledged += 1
+    client.close()
+    os.kill(info.pid, signal.SIGKILL)
+    deadline = time.monotonic() + 10
+    while status(data_dir) is not None:
+        assert time.monotonic() < deadline
+        time.sleep(0.05)
+    info2 = start_background(data_dir, tcp_port=None)
+    assert info2.pid != info.pid
+    client = _client(info2)
+    assert client.query("SELECT count() FROM dur.t").result_rows == [(acknowledged,)]
+    client.close()
+    assert stop(data_dir)
+    assert status(data_dir) is None
+    assert not (data_dir / "server.json").exists()
+
+
+def test_status_stop_and_state_file(data_dir: Path) -> None:
+    assert status(data_dir) is None
+    assert stop(data_dir) is False
+    info = start_background(data_dir, tcp_port=None)
+    state = json.loads((data_dir / "server.json").read_text())
+    assert state["pid"] == info.pid
+    assert state["http_port"] == info.http_port
+    assert status(data_dir) == info
+    # starting again returns the running one
+    assert start_background(data_dir, tcp_port=None) == info
+    # the query log has one JSON line per query
+    client = _client(info)
+    client.query("SELECT 'logged'")
+    client.close()
+    entries = [json.loads(line) for line in (data_dir / "query_log.jsonl").read_text().splitlines()]
+    mine = [e for e in entries if "'logged'" in e["query"]]
+    assert mine and mine[-1]["error_code"] == 0 and mine[-1]["result_rows"] == 1
+    assert {"query_id", "session", "duration_ms", "read_rows", "read_bytes"} <= set(mine[-1])
+    assert stop(data_dir)
+    assert status(data_dir) is None
+
+
+def test_port_in_use_is_a_clear_error(data_dir: Path) -> None:
+    with socket.socket() as blocker:
+        blocker.bind(("127.0.0.1", 0))
+        blocker.listen()
+        port = blocker.getsockname()[1]
+        with pytest.raises(EndpointError) as err:
+            start_background(data_dir, http_port=port, tcp_port=None)
+    message = str(err.value)
+    assert f"port {port}" in message and "already in use" in message
+    assert "Traceback" not in message
+    assert status(data_dir) is None
+
+
+def test_locked_data_dir_is_a_clear_error(warehouse) -> None:
+    # the session endpoint holds its directory: a second server on it must refuse cleanly
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "warehouse.server",
+            "--data-dir",
+            str(warehouse.data_dir),
+            "--http-port",
+            "0",
+            "--tcp-port",
+            "-1",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert proc.returncode == 3
+    assert "in use by process" in proc.stderr
+    assert "Traceback" not in proc.stderr and "Code: 76" not in proc.stderr
+    assert status(warehouse.data_dir) is not None
+
+
+def test_auth_on(data_dir: Path) -> None:
+    info = start_background(data_dir, tcp_port=None, user="alice", password="s3cret")
+    good = _client(info, username="alice", password="s3cret")
+    assert good.query("SELECT currentUser() != ''").result_rows == [(True,)]
+    good.close()
+    with pytest.raises(DatabaseError) as err:
+        _client(info, username="alice", password="wrong")
+    assert "516" in str(err.value)
+    with pytest.raises(DatabaseError):
+        _client(info)
+    assert stop(data_dir)
+
+
+def test_cli_start_status_stop(data_dir: Path) -> None:
+    env = {**os.environ, "ELT_WAREHOUSE_DIR": str(data_dir)}
+    run = [sys.executable, "-m", "elt.cli", "warehouse"]
+    out = subprocess.run(
+        [*run, "start", "--http-port", "0", "--tcp-port", "0"],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=120,
+    )
+    assert out.returncode == 0, out.stderr
+    info = status(data_dir)
+    assert info is not None
+    assert f"http://127.0.0.1:{info.http_port}" in out.stdout
+    out = subprocess.run([*run, "status"], capture_output=True, text=True, env=env, timeout=60)
+    assert out.returncode == 0 and str(info.pid) in out.stdout
+    sql_env = {**env, "CLICKHOUSE_HTTP_PORT": str(info.http_port)}
+    out = subprocess.run(
+        [sys.executable, "-m", "elt.cli", "sql", "SELECT 41 + 1 AS answer", "--format", "csv"],
+        capture_output=True,
+        text=True,
+        env=sql_env,
+        timeout=60,
+    )
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.splitlines() == ["answer", "42"]
+    out = subprocess.run([*run, "stop"], capture_output=True, text=True, env=env, timeout=60)
+    assert out.returncode == 0 and "stopped" in out.stdout
+    out = subprocess.run([*run, "status"], capture_output=True, text=True, env=env, timeout=60)
+    assert out.returncode == 1

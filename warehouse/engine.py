@@ -1,0 +1,520 @@
+"""The chDB engine owned by the endpoint process: connections, per-query settings, streaming.
+
+One `Engine` per process (chDB allows one data directory per process, and one process per data
+directory). Each `EngineConnection` is a separate chDB connection, i.e. a separate ClickHouse
+session: `SET`, temporary tables and the current database are private to it. Engine calls
+release the GIL, so connections used from different threads run in parallel.
+
+    engine = Engine(data_dir)                     # pins TZ=UTC, locks the dir, loads chDB
+    with engine.pooled() as conn:                 # session-less work
+        result = conn.query("SELECT 1", "Native", settings={"max_threads": "1"})
+    conn = engine.connect()                       # one per HTTP session / TCP connection
+    for chunk in conn.stream("SELECT ...", "Native"): ...
+    stats = conn.insert("INSERT INTO db.t (a, b)", "Native", chunks)
+    conn.cancel()                                 # from another thread: kill the running query
+
+Errors are raised as `ClickHouseError(code, message)`; `message` is ClickHouse's
+"Code: N. DB::Exception: ..." text.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import os
+import queue
+import re
+import threading
+import time
+import uuid
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from warehouse.sqltext import output_format
+
+LOCK_FILE = "warehouse.lock"
+_CODE_RE = re.compile(r"Code: (\d+)\. ")
+_STREAMABLE_RE = re.compile(
+    r"^\s*(?:(?:--[^\n]*\n|/\*.*?\*/)\s*)*(?:SELECT|WITH|SHOW|DESC|DESCRIBE|EXPLAIN|EXISTS|\()",
+    re.IGNORECASE | re.DOTALL,
+)
+_USE_RE = re.compile(r"^\s*(?:(?:--[^\n]*\n|/\*.*?\*/)\s*)*USE\s", re.IGNORECASE | re.DOTALL)
+# statements whose effect outlives the query: a pooled connection that ran one is discarded
+_STICKY_RE = re.compile(
+    r"^\s*(?:(?:--[^\n]*\n|/\*.*?\*/)\s*)*(?:SET\s|USE\s|CREATE\s+(?:OR\s+REPLACE\s+)?TEMPORARY\s)",
+    re.IGNORECASE | re.DOTALL,
+)
+_NOT_STREAMABLE = "Streaming query is not supported"
+# chDB streams a result as one complete output per block; for these formats the concatenation
+# is still one valid output (others come back whole; ArrowStream is stitched, see _arrow_stream)
+_CONCATENABLE = frozenset(
+    f.lower()
+    for f in (
+        "Native", "RowBinary", "TabSeparated", "TSV", "TabSeparatedRaw", "TSVRaw", "CSV",
+        "JSONEachRow", "JSONLines", "NDJSON", "JSONCompactEachRow", "JSONStringsEachRow",
+        "JSONCompactStringsEachRow", "Values", "LineAsString", "RawBLOB", "ArrowStream",
+    )
+)  # fmt: skip
+_ARROW_EOS = b"\xff\xff\xff\xff\x00\x00\x00\x00"
+
+
+class ClickHouseError(Exception):
+    """A ClickHouse exception: numeric `code` and the `Code: N. DB::Exception: ...` text."""
+
+    def __init__(self, code: int, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+
+    @classmethod
+    def from_text(cls, text: str) -> ClickHouseError:
+        """Parse chDB's error text (possibly wrapped by the Python layer)."""
+        match = _CODE_RE.search(text)
+        if match is None:
+            return cls(1001, f"Code: 1001. DB::Exception: {text.strip()}. (STD_EXCEPTION)")
+        return cls(int(match.group(1)), text[match.start() :].strip())
+
+    @classmethod
+    def make(cls, code: int, name: str, text: str) -> ClickHouseError:
+        """Build a server-side error in ClickHouse's format."""
+        return cls(code, f"Code: {code}. DB::Exception: {text}. ({name})")
+
+
+class DataDirLockedError(RuntimeError):
+    """The data directory is held by another process."""
+
+
+@dataclass
+class QueryStats:
+    """What a query did (as in X-ClickHouse-Summary)."""
+
+    rows_read: int = 0
+    bytes_read: int = 0
+    rows_written: int = 0
+    bytes_written: int = 0
+    result_rows: int = 0
+    result_bytes: int = 0
+    elapsed: float = 0.0
+    ignored_settings: list[str] = field(default_factory=list)
+
+
+@dataclass
+class QueryResult:
+    data: bytes
+    stats: QueryStats
+
+
+def _wrap(exc: BaseException) -> ClickHouseError:
+    if isinstance(exc, ClickHouseError):
+        return exc
+    return ClickHouseError.from_text(str(exc))
+
+
+def _quote(value: str) -> str:
+    return "'" + value.replace("\\", "\\\\").replace("'", "\\'") + "'"
+
+
+def _ident(name: str) -> str:
+    return "`" + name.replace("\\", "\\\\").replace("`", "\\`") + "`"
+
+
+class QueryStream:
+    """Iterator of result byte chunks of one streaming query; `stats` is final after the end."""
+
+    def __init__(self, conn: EngineConnection, handle: Any, restore: Any, started: float) -> None:
+        self._conn = conn
+        self._handle = handle
+        self._restore = restore
+        self._started = started
+        self._done = False
+        self._stitch_arrow = False
+        self._chunks = 0
+        self.stats = QueryStats()
+
+    def __iter__(self) -> Iterator[bytes]:
+        return self
+
+    def __next__(self) -> bytes:
+        if self._done:
+            raise StopIteration
+        try:
+            result = self._conn._raw.streaming_fetch_result(self._handle)
+        except Exception as exc:
+            self._finish()
+            raise _wrap(exc) from None
+        size = 0 if result is None else result.size()
+        if size == 0:
+            self._finish()
+            if self._stitch_arrow and self._chunks:
+                self._stitch_arrow = False
+                return _ARROW_EOS
+            raise StopIteration
+        self.stats.result_rows += result.rows_read()
+        self.stats.result_bytes += size
+        self.stats.rows_read += result.storage_rows_read() or result.rows_read()
+        self.stats.bytes_read += result.storage_bytes_read() or result.bytes_read()
+        self._chunks += 1
+        if self._stitch_arrow:
+            return _arrow_part(result.bytes(), first=self._chunks == 1)
+        return result.bytes()
+
+    def _finish(self) -> None:
+        if self._done:
+            return
+        self._done = True
+        self.stats.elapsed = time.monotonic() - self._started
+        self._conn._end(self._restore)
+
+    def close(self) -> None:
+        """Stop early: cancel the rest of the query and release the connection."""
+        if self._done:
+            return
+        with contextlib.suppress(Exception):
+            self._conn._raw.streaming_cancel_query(self._handle)
+        self._finish()
+
+
+def _arrow_part(data: bytes, first: bool) -> bytes:
+    """One ArrowStream chunk as a piece of a single stream: drop its end-of-stream marker and,
+    after the first chunk, its leading schema message."""
+    if data.endswith(_ARROW_EOS):
+        data = data[: -len(_ARROW_EOS)]
+    if not first and data[:4] == b"\xff\xff\xff\xff":
+        meta_len = int.from_bytes(data[4:8], "little")
+        data = data[8 + meta_len :]
+    return data
+
+
+class EngineConnection:
+    """One chDB connection (= one ClickHouse session). Not for concurrent use by two threads;
+    `cancel()` is the exception and may be called from any thread."""
+
+    def __init__(self, engine: Engine) -> None:
+        import chdb
+
+        self._engine = engine
+        self._conn = chdb.connect(str(engine.data_dir))
+        self._raw = self._conn._conn
+        self._database = "default"
+        self._marker: str | None = None
+        self.closed = False
+        self.dirty = False  # ran SET/USE/CREATE TEMPORARY: session state differs from fresh
+
+    # -- public API -------------------------------------------------------------------------
+
+    def query(
+        self,
+        sql: str,
+        fmt: str = "Native",
+        settings: Mapping[str, str] | None = None,
+        params: Mapping[str, str] | None = None,
+        database: str | None = None,
+    ) -> QueryResult:
+        """Run one statement and return its whole output in format `fmt`."""
+        started = time.monotonic()
+        if _STICKY_RE.match(sql):
+            self.dirty = True
+        sql, restore = self._begin(sql, settings, database)
+        try:
+            result = self._raw.query(sql, fmt, params=dict(params or {}))
+        except Exception as exc:
+            self._end(restore)
+            raise _wrap(exc) from None
+        self._end(restore)
+        if _USE_RE.match(sql):
+            self._refresh_database()
+        data = result.bytes()
+        stats = QueryStats(
+            rows_read=result.storage_rows_read() or result.rows_read(),
+            bytes_read=result.storage_bytes_read() or result.bytes_read(),
+            rows_written=result.rows_written(),
+            bytes_written=result.bytes_written(),
+            result_rows=result.rows_read(),
+            result_bytes=len(data),
+            elapsed=time.monotonic() - started,
+            ignored_settings=restore[2],
+        )
+        return QueryResult(data, stats)
+
+    def stream(
+        self,
+        sql: str,
+        fmt: str = "Native",
+        settings: Mapping[str, str] | None = None,
+        params: Mapping[str, str] | None = None,
+        database: str | None = None,
+    ) -> Iterator[bytes]:
+        """Run a statement and yield its output as it is produced (a `QueryStream`).
+
+        Statements chDB cannot stream (DDL, INSERT ... VALUES, SET, ...) run whole and come
+        back as a single chunk. Close the stream (or exhaust it) before the next call."""
+        effective = (output_format(sql) or fmt).lower()
+        if not _STREAMABLE_RE.match(sql) or effective not in _CONCATENABLE:
+            return _OneShot(self.query(sql, fmt, settings, params, database))
+        started = time.monotonic()
+        sql, restore = self._begin(sql, settings, database)
+        try:
+            handle = self._raw.send_query(sql, fmt, params=dict(params or {}))
+        except Exception as exc:
+            self._end(restore)
+            if _NOT_STREAMABLE in str(exc):
+                return _OneShot(self.query(sql, fmt, settings, params, database))
+            raise _wrap(exc) from None
+        stream = QueryStream(self, handle, restore, started)
+        stream.stats.ignored_settings = restore[2]
+        if effective == "arrowstream":
+            stream._stitch_arrow = True
+        return stream
+
+    def insert(
+        self,
+        sql: str,
+        fmt: str,
+        chunks: Iterable[bytes],
+        settings: Mapping[str, str] | None = None,
+        database: str | None = None,
+    ) -> QueryStats:
+        """Stream `chunks` (raw bytes in format `fmt`, split anywhere) into an INSERT.
+
+        `sql` is the INSERT without FORMAT clause and data, e.g. "INSERT INTO db.t (a, b)".
+        Nothing is committed if the iterable raises or the data is malformed."""
+        started = time.monotonic()
+        sql, restore = self._begin(sql, settings, database)
+        try:
+            try:
+                inserter = self._raw.send_insert(sql, fmt)
+            except Exception as exc:
+                raise _wrap(exc) from None
+            try:
+                append = self._raw.insert_append
+                for chunk in chunks:
+                    if chunk:
+                        append(inserter, chunk if isinstance(chunk, bytes) else bytes(chunk))
+                result = self._raw.insert_done(inserter)
+            except BaseException as exc:
+                with contextlib.suppress(Exception):
+                    self._raw.insert_cancel(inserter)
+                if isinstance(exc, ClickHouseError) or not isinstance(exc, RuntimeError):
+                    raise
+                raise _wrap(exc) from None
+        finally:
+            self._end(restore)
+        return QueryStats(
+            rows_written=result.rows_written(),
+            bytes_written=result.bytes_written(),
+            elapsed=time.monotonic() - started,
+            ignored_settings=restore[2],
+        )
+
+    def cancel(self) -> None:
+        """Kill the statement running on this connection (safe from any thread)."""
+        marker = self._marker
+        if marker is not None and not self.closed:
+            self._engine.kill_marker(marker)
+
+    def close(self) -> None:
+        if self.closed:
+            return
+        self.closed = True
+        with contextlib.suppress(Exception):
+            self._conn.close()
+
+    @property
+    def database(self) -> str:
+        return self._database
+
+    # -- internals ----------------------------------------------------------------------------
+
+    def _begin(
+        self, sql: str, settings: Mapping[str, str] | None, database: str | None
+    ) -> tuple[str, tuple[list[str], str | None, list[str]]]:
+        """Apply per-query settings and database; return the marked SQL and how to restore."""
+        restore_sets: list[str] = []
+        ignored: list[str] = []
+        previous_db: str | None = None
+        if database and database != self._database:
+            self._run(f"USE {_ident(database)}")
+            previous_db, self._database = self._database, database
+        if settings:
+            known = self._engine.setting_names()
+            wanted = {k: str(v) for k, v in settings.items() if k in known}
+            ignored = [k for k in settings if k not in known]
+            if wanted:
+                restore_sets = self._current_settings(list(wanted))
+                assignments = ", ".join(f"{k} = {_quote(v)}" for k, v in wanted.items())
+                try:
+                    self._run(f"SET {assignments}")
+                except ClickHouseError:
+                    self._end((restore_sets, previous_db, ignored))
+                    raise
+        self._marker = uuid.uuid4().hex
+        return f"/* {self._marker} */ {sql}", (restore_sets, previous_db, ignored)
+
+    def _end(self, restore: tuple[list[str], str | None, list[str]]) -> None:
+        self._marker = None
+        restore_sets, previous_db, _ = restore
+        if restore_sets:
+            with contextlib.suppress(ClickHouseError):
+                self._run("SET " + ", ".join(restore_sets))
+        if previous_db is not None:
+            with contextlib.suppress(ClickHouseError):
+                self._run(f"USE {_ident(previous_db)}")
+            self._database = previous_db
+
+    def _current_settings(self, names: list[str]) -> list[str]:
+        in_list = ", ".join(_quote(n) for n in names)
+        text = self._run(
+            f"SELECT name, value, changed FROM system.settings WHERE name IN ({in_list})",
+            "TabSeparatedRaw",
+        )
+        assignments = []
+        for line in text.decode().splitlines():
+            name, value, changed = line.split("\t")
+            if changed == "1":
+                assignments.append(f"{name} = {_quote(value)}")
+            else:
+                assignments.append(f"{name} = DEFAULT")
+        return assignments
+
+    def _refresh_database(self) -> None:
+        with contextlib.suppress(ClickHouseError):
+            self._database = self._run("SELECT currentDatabase()", "TabSeparatedRaw").decode()
+            self._database = self._database.strip()
+
+    def _run(self, sql: str, fmt: str = "TabSeparated") -> bytes:
+        try:
+            return self._raw.query(sql, fmt, params={}).bytes()
+        except Exception as exc:
+            raise _wrap(exc) from None
+
+
+class _OneShot:
+    """A finished result presented as a one-chunk stream."""
+
+    def __init__(self, result: QueryResult) -> None:
+        self.stats = result.stats
+        self._chunks = [result.data] if result.data else []
+
+    def __iter__(self) -> Iterator[bytes]:
+        return self
+
+    def __next__(self) -> bytes:
+        if not self._chunks:
+            raise StopIteration
+        return self._chunks.pop()
+
+    def close(self) -> None:
+        self._chunks = []
+
+
+class Engine:
+    """Owns the chDB data directory of this process and hands out connections."""
+
+    _instance: Engine | None = None
+
+    def __init__(self, data_dir: str | os.PathLike[str], pool_size: int = 32) -> None:
+        if Engine._instance is not None and not Engine._instance.closed:
+            raise RuntimeError("one Engine per process (chDB opens a single data directory)")
+        self.data_dir = Path(data_dir).resolve()
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        self._lock_fd = _lock_data_dir(self.data_dir)
+        os.environ["TZ"] = "UTC"
+        time.tzset()
+        self._pool: queue.LifoQueue[EngineConnection] = queue.LifoQueue()
+        self._pool_size = pool_size
+        self._settings: frozenset[str] | None = None
+        self.closed = False
+        # the server's structured query log (warehouse.querylog.QueryLog), if any
+        self.query_log: Any = None
+        try:
+            self._admin = EngineConnection(self)  # loads chDB and opens the directory
+        except Exception as exc:
+            self._release_lock()
+            raise _wrap(exc) from None
+        self._admin_lock = threading.Lock()
+        Engine._instance = self
+
+    def connect(self) -> EngineConnection:
+        """A new connection: a session of its own (close it when done)."""
+        return EngineConnection(self)
+
+    @contextlib.contextmanager
+    def pooled(self) -> Iterator[EngineConnection]:
+        """A session-less connection from the pool (returned with its state reset)."""
+        try:
+            conn = self._pool.get_nowait()
+        except queue.Empty:
+            conn = self.connect()
+        ok = False
+        try:
+            yield conn
+            ok = True
+        except ClickHouseError:
+            ok = True  # a failed query leaves the connection usable
+            raise
+        finally:
+            if ok and not conn.dirty and self._pool.qsize() < self._pool_size:
+                self._pool.put(conn)
+            else:
+                conn.close()
+
+    def setting_names(self) -> frozenset[str]:
+        """Names of all settings the engine knows (cached)."""
+        if self._settings is None:
+            text = self.admin_query("SELECT name FROM system.settings", "TabSeparatedRaw")
+            self._settings = frozenset(text.decode().split())
+        return self._settings
+
+    def admin_query(self, sql: str, fmt: str = "TabSeparated") -> bytes:
+        """Run a small statement on the engine's own connection (serialised)."""
+        with self._admin_lock:
+            return self._admin._run(sql, fmt)
+
+    def kill_marker(self, marker: str) -> None:
+        """Kill running queries whose text carries `marker` (asynchronously)."""
+        with contextlib.suppress(ClickHouseError):
+            self.admin_query(
+                f"KILL QUERY WHERE position(query, '{marker}') > 0 "
+                f"AND position(query, 'KILL QUERY') = 0 ASYNC"
+            )
+
+    def close(self) -> None:
+        """Close all connections and release the data directory lock."""
+        if self.closed:
+            return
+        self.closed = True
+        while True:
+            try:
+                self._pool.get_nowait().close()
+            except queue.Empty:
+                break
+        self._admin.close()
+        self._release_lock()
+        Engine._instance = None
+
+    def _release_lock(self) -> None:
+        with contextlib.suppress(OSError):
+            os.close(self._lock_fd)
+
+
+def _lock_data_dir(data_dir: Path) -> int:
+    """Take an exclusive flock on <data_dir>/warehouse.lock or raise DataDirLockedError."""
+    path = data_dir / LOCK_FILE
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+        holder = ""
+        with contextlib.suppress(OSError, ValueError):
+            holder = os.read(fd, 64).decode().strip()
+        os.close(fd)
+        who = f"process {holder}" if holder else "another process"
+        raise DataDirLockedError(
+            f"data directory {data_dir} is in use by {who}; stop that server "
+            f"(elt warehouse stop --data-dir {data_dir}) or choose another --data-dir"
+        ) from None
+    os.ftruncate(fd, 0)
+    os.write(fd, str(os.getpid()).encode())
+    return fd

@@ -1,0 +1,200 @@
+"""The native TCP server of the local endpoint: what clickhouse-driver (dlt, dbt `driver: native`)
+connects to.
+
+    server = NativeServer(engine, "127.0.0.1", 0, auth=None)
+    server.start()          # listening when it returns; server.port is the bound port
+    ...
+    server.stop()
+
+One thread per client connection (its engine calls release the GIL), one engine connection
+(ClickHouse session) per TCP connection, and one watcher thread that notices a Cancel packet
+or a hang-up while a query runs and kills that query.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import selectors
+import socket
+import threading
+from collections.abc import Callable
+from typing import Any
+
+from warehouse.native.session import Session
+
+log = logging.getLogger("warehouse.native")
+
+AuthCheck = Callable[[str, str], bool]
+
+
+class Watcher:
+    """Calls a callback (once) when a watched socket becomes readable."""
+
+    def __init__(self) -> None:
+        self._selector = selectors.DefaultSelector()
+        self._wake_r, self._wake_w = socket.socketpair()
+        self._wake_r.setblocking(False)
+        self._selector.register(self._wake_r, selectors.EVENT_READ, None)
+        self._lock = threading.Lock()
+        self._pending: list[tuple[str, Any, Any]] = []
+        self._stopped = False
+        self._thread = threading.Thread(target=self._run, name="native-watcher", daemon=True)
+        self._thread.start()
+
+    def watch(self, sock: socket.socket, callback: Callable[[], None]) -> Any:
+        handle = (sock, callback)
+        self._change("add", handle)
+        return handle
+
+    def unwatch(self, handle: Any) -> None:
+        self._change("remove", handle)
+
+    def stop(self) -> None:
+        self._stopped = True
+        self._wake()
+        self._thread.join(timeout=5)
+        self._selector.close()
+        self._wake_r.close()
+        self._wake_w.close()
+
+    def _change(self, action: str, handle: Any) -> None:
+        with self._lock:
+            self._pending.append((action, handle[0], handle))
+        self._wake()
+
+    def _wake(self) -> None:
+        with contextlib.suppress(OSError):
+            self._wake_w.send(b"x")
+
+    def _apply_pending(self) -> None:
+        with self._lock:
+            pending, self._pending = self._pending, []
+        for action, sock, handle in pending:
+            with contextlib.suppress(KeyError, ValueError, OSError):
+                if action == "add":
+                    self._selector.register(sock, selectors.EVENT_READ, handle)
+                else:
+                    key = self._selector.get_key(sock)
+                    if key.data is handle:
+                        self._selector.unregister(sock)
+
+    def _run(self) -> None:
+        while not self._stopped:
+            self._apply_pending()
+            try:
+                events = self._selector.select()
+            except OSError:
+                continue
+            for key, _ in events:
+                if key.data is None:
+                    with contextlib.suppress(OSError):
+                        self._wake_r.recv(4096)
+                    continue
+                with contextlib.suppress(KeyError, ValueError, OSError):
+                    self._selector.unregister(key.fileobj)
+                # cancelling runs a KILL QUERY: keep the watcher free for other sockets
+                threading.Thread(target=key.data[1], daemon=True).start()
+
+
+class NativeServer:
+    """ClickHouse native protocol (TCP) in front of an `Engine`."""
+
+    def __init__(
+        self,
+        engine: Any,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        auth: AuthCheck | None = None,
+        display_name: str = "chdb-local",
+    ) -> None:
+        self.engine = engine
+        self.host = host
+        self._requested_port = port
+        self.auth = auth
+        self.display_name = display_name
+        self.timezone = "UTC"
+        self.version = (0, 0, 0)
+        self.stopping = False
+        self.watcher: Watcher | None = None  # type: ignore[assignment]
+        self._listener: socket.socket | None = None
+        self._thread: threading.Thread | None = None
+        self._sessions: set[Session] = set()
+        self._sessions_lock = threading.Lock()
+
+    @property
+    def port(self) -> int:
+        if self._listener is None:
+            return self._requested_port
+        return self._listener.getsockname()[1]
+
+    def start(self) -> None:
+        """Bind and start serving in background threads (raises OSError if the port is taken)."""
+        self.version = _engine_version(self.engine)
+        listener = socket.socket(socket.AF_INET6 if ":" in self.host else socket.AF_INET)
+        listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            listener.bind((self.host, self._requested_port))
+        except OSError:
+            listener.close()
+            raise
+        listener.listen(128)
+        self._listener = listener
+        self.watcher = Watcher()
+        self._thread = threading.Thread(target=self._accept_loop, name="native-accept", daemon=True)
+        self._thread.start()
+        log.info("native protocol listening on %s:%s", self.host, self.port)
+
+    def stop(self) -> None:
+        """Stop accepting, disconnect every client (killing their queries), free sessions."""
+        if self.stopping:
+            return
+        self.stopping = True
+        if self._listener is not None:
+            with contextlib.suppress(OSError):
+                self._listener.shutdown(socket.SHUT_RDWR)
+            self._listener.close()
+        if self._thread is not None:
+            self._thread.join(timeout=5)
+        with self._sessions_lock:
+            sessions = list(self._sessions)
+        for session in sessions:
+            session.close()
+        if self.watcher is not None:
+            self.watcher.stop()
+
+    def _accept_loop(self) -> None:
+        assert self._listener is not None
+        while not self.stopping:
+            try:
+                sock, peer = self._listener.accept()
+            except OSError:
+                if self.stopping:
+                    return
+                continue
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            session = Session(self, sock, peer)
+            with self._sessions_lock:
+                self._sessions.add(session)
+            threading.Thread(
+                target=self._serve, args=(session,), name=f"native-{peer}", daemon=True
+            ).start()
+
+    def _serve(self, session: Session) -> None:
+        try:
+            session.run()
+        finally:
+            with self._sessions_lock:
+                self._sessions.discard(session)
+
+
+def _engine_version(engine: Any) -> tuple[int, int, int]:
+    """(major, minor, patch) of the engine's ClickHouse, for the Hello packet."""
+    try:
+        text = engine.admin_query("SELECT version()", "TabSeparatedRaw").decode().strip()
+        parts = [int(p) for p in text.split(".")[:3]]
+        while len(parts) < 3:
+            parts.append(0)
+        return parts[0], parts[1], parts[2]
+    except Exception:  # any engine without admin_query: still serve
+        return (26, 9, 0)

@@ -1,0 +1,69 @@
+"""Structured query log: one JSON object per line in <data_dir>/query_log.jsonl."""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+QUERY_LOG_FILE = "query_log.jsonl"
+_MAX_QUERY_CHARS = 2000
+
+
+class QueryLog:
+    """Append-only JSON-lines log shared by the HTTP and native servers (thread-safe)."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._lock = threading.Lock()
+        self._file = open(path, "a", encoding="utf-8", buffering=1)  # noqa: SIM115
+
+    def record(
+        self,
+        *,
+        interface: str,
+        query_id: str,
+        query: str,
+        session: str | None,
+        user: str,
+        duration: float,
+        read_rows: int = 0,
+        read_bytes: int = 0,
+        written_rows: int = 0,
+        written_bytes: int = 0,
+        result_rows: int = 0,
+        result_bytes: int = 0,
+        error_code: int = 0,
+        error: str | None = None,
+        client: str | None = None,
+        **extra: Any,
+    ) -> None:
+        entry = {
+            "ts": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+            "interface": interface,
+            "query_id": query_id,
+            "session": session,
+            "user": user,
+            "client": client,
+            "duration_ms": round(duration * 1000, 3),
+            "read_rows": read_rows,
+            "read_bytes": read_bytes,
+            "written_rows": written_rows,
+            "written_bytes": written_bytes,
+            "result_rows": result_rows,
+            "result_bytes": result_bytes,
+            "error_code": error_code,
+            "error": error[:500] if error else None,
+            "query": query[:_MAX_QUERY_CHARS],
+            **extra,
+        }
+        line = json.dumps(entry, ensure_ascii=False, default=str) + "\n"
+        with self._lock:
+            if not self._file.closed:
+                self._file.write(line)
+
+    def close(self) -> None:
+        with self._lock:
+            self._file.close()

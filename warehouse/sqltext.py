@@ -1,0 +1,130 @@
+"""Just enough SQL lexing for the endpoint: find `INSERT … FORMAT X` / `INSERT … VALUES` heads
+(where the data starts) and a trailing `FORMAT X` clause, skipping comments and quoted text."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+_WORD = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+_SPACE = re.compile(r"\s+")
+
+
+@dataclass(frozen=True)
+class InsertHead:
+    """`statement` is the INSERT without FORMAT clause; data begins at `data_offset`."""
+
+    statement: str
+    fmt: str
+    data_offset: int
+
+
+def _tokens(text: str):
+    """Yield (kind, value, start, end) for words and single punctuation at any depth; skips
+    whitespace, comments and quoted strings/identifiers (kind "quoted")."""
+    i, n = 0, len(text)
+    while i < n:
+        c = text[i]
+        if c.isspace():
+            m = _SPACE.match(text, i)
+            i = m.end()  # type: ignore[union-attr]
+        elif text.startswith("--", i) or c == "#":
+            j = text.find("\n", i)
+            i = n if j < 0 else j + 1
+        elif text.startswith("/*", i):
+            j = text.find("*/", i + 2)
+            i = n if j < 0 else j + 2
+        elif c in "'\"`":
+            j = i + 1
+            while j < n:
+                if text[j] == "\\":
+                    j += 2
+                    continue
+                if text[j] == c:
+                    if j + 1 < n and text[j + 1] == c:  # doubled quote
+                        j += 2
+                        continue
+                    break
+                j += 1
+            yield "quoted", text[i : j + 1], i, min(j + 1, n)
+            i = j + 1
+        else:
+            m = _WORD.match(text, i)
+            if m:
+                yield "word", m.group(0), i, m.end()
+                i = m.end()
+            else:
+                yield "punct", c, i, i + 1
+                i += 1
+
+
+def find_insert(text: str, complete: bool = True) -> InsertHead | None:
+    """If `text` starts with `INSERT INTO … FORMAT X` or `INSERT INTO … VALUES`, say where its
+    data starts. INSERT … SELECT and anything else return None (run as a plain query).
+    With complete=False `text` may be a truncated prefix: a head ending exactly at the end of
+    the text (format name possibly cut) is not reported."""
+    tokens = _tokens(text)
+    first = next(tokens, None)
+    if first is None or first[0] != "word" or first[1].upper() != "INSERT":
+        return None
+    depth = 0
+    start = first[2]
+    for kind, value, begin, end in tokens:
+        if kind == "punct":
+            if value == "(":
+                depth += 1
+            elif value == ")":
+                depth -= 1
+            elif value == ";" and depth == 0:
+                return None
+            continue
+        if kind != "word" or depth != 0:
+            continue
+        upper = value.upper()
+        if upper in ("SELECT", "WITH"):
+            return None
+        if upper == "VALUES":
+            if not complete and end >= len(text):
+                return None
+            return InsertHead(text[start:begin].rstrip(), "Values", end)
+        if upper == "FORMAT":
+            name = next(tokens, None)
+            if name is None or name[0] != "word":
+                return None
+            if not complete and name[3] >= len(text):
+                return None
+            return InsertHead(text[start:begin].rstrip(), name[1], _data_start(text, name[3]))
+    return None
+
+
+def _data_start(text: str, pos: int) -> int:
+    """ClickHouse: data starts after the first newline following FORMAT X, or after the
+    whitespace there if there is no newline."""
+    n = len(text)
+    while pos < n and text[pos] in " \t\r\f\v":
+        pos += 1
+    if pos < n and text[pos] == "\n":
+        pos += 1
+    return pos
+
+
+def output_format(text: str) -> str | None:
+    """The format named by a top-level `FORMAT X` clause of a query, if any."""
+    found = None
+    depth = 0
+    tokens = _tokens(text)
+    for kind, value, _, _ in tokens:
+        if kind == "punct":
+            depth += value == "("
+            depth -= value == ")"
+        elif kind == "word" and depth == 0 and value.upper() == "FORMAT":
+            name = next(tokens, None)
+            if name is not None and name[0] == "word":
+                found = name[1]
+    return found
+
+
+def is_insert_head(prefix: str) -> bool:
+    """Whether a (possibly truncated) statement text starts with INSERT."""
+    first = next(_tokens(prefix), None)
+    return first is not None and first[0] == "word" and first[1].upper() == "INSERT"
