@@ -2,7 +2,7 @@
 UV := $(shell ./scripts/ensure-uv.sh)
 RUN := $(UV) run --locked
 
-.PHONY: setup demo dev test test-fast lint fmt bench build-dbt docs clean
+.PHONY: setup demo dev test test-fast lint fmt bench dbt-build dbt-docs clean
 
 setup:  ## install the locked environment (.venv)
 	$(UV) sync --locked
@@ -28,6 +28,14 @@ fmt: setup
 	$(RUN) ruff format .
 	$(RUN) ruff check --fix .
 	$(RUN) sqlfluff fix dbt_project/models
+
+dbt-build: setup  ## dbt build against the configured warehouse (local endpoint started if needed)
+	$(RUN) elt warehouse start
+	$(RUN) dbt build --project-dir dbt_project --profiles-dir . $(ARGS)
+
+dbt-docs: setup  ## dbt docs generate (catalog from the warehouse)
+	$(RUN) elt warehouse start
+	$(RUN) dbt docs generate --project-dir dbt_project --profiles-dir .
 
 bench: setup  ## benchmarks -> benchmarks/results/*.json
 	$(RUN) python -m benchmarks.endpoint

@@ -12,6 +12,7 @@ from __future__ import annotations
 import datetime as dt
 import os
 import re
+import sys
 import time
 import traceback
 from collections.abc import Callable
@@ -28,6 +29,15 @@ _DAY_FILE = re.compile(r"^(\d{4}-\d{2}-\d{2})\.\w+$")
 
 def say(message: str = "") -> None:
     print(message, flush=True)
+
+
+def use_project_tools() -> None:
+    """Put this environment's executables (dbt, dagster) first on PATH for the subprocesses, so
+    `.venv/bin/elt` works without an activated venv (dagster-dbt looks `dbt` up on PATH)."""
+    bin_dir = str(Path(sys.executable).parent)
+    path = os.environ.get("PATH", "")
+    if bin_dir not in path.split(os.pathsep):
+        os.environ["PATH"] = os.pathsep.join([bin_dir, path]) if path else bin_dir
 
 
 @dataclass
@@ -136,17 +146,23 @@ class EventPrinter:
     def __init__(self, assets_total: int, checks_total: int) -> None:
         self.assets_total, self.checks_total = assets_total, checks_total
         self.assets = self.checks_ok = self.checks_bad = 0
+        self.partitions: dict[Any, int] = {}  # materialized partitions per asset key
 
     def __call__(self, event: Any) -> None:
         kind = event.event_type_value
         if kind == "ASSET_MATERIALIZATION":
-            self.assets += 1
-            partition = event.partition
-            part = f" [{partition}]" if partition else ""
-            say(
-                f"        asset {self.assets:>3}/{self.assets_total}  "
-                f"{event.asset_key.to_user_string()}{part}"
-            )
+            key, partition = event.asset_key, event.partition
+            first = key not in self.partitions
+            self.partitions[key] = self.partitions.get(key, 0) + 1
+            if first:  # one line per asset; partitions are counted, not listed
+                self.assets += 1
+                part = f" [partitions from {partition}]" if partition else ""
+                say(
+                    f"        asset {self.assets:>3}/{self.assets_total}  "
+                    f"{key.to_user_string()}{part}"
+                )
+            elif self.partitions[key] % 100 == 0:
+                say(f"          {key.to_user_string()}: {self.partitions[key]} partitions")
         elif kind == "ASSET_CHECK_EVALUATION":
             evaluation = event.event_specific_data
             if evaluation.passed:
@@ -206,16 +222,15 @@ def materialize(
     def load() -> Any:
         from orchestration.definitions import defs
 
-        return defs
+        return defs, defs.resolve_asset_graph()
 
-    started = time.monotonic()
-    defs = load()
-    asset_graph = defs.resolve_asset_graph()
+    defs, asset_graph = stages.run(
+        "load definitions", "Dagster definitions (orchestration.definitions)", load
+    )
     keys = select_keys(asset_graph, select, skip_dbt)
     checks_total = sum(len(asset_graph.get(k).check_keys) for k in keys)
     plan = plan_runs(asset_graph, keys, layer=lambda key: 0 if key.path[0] == "raw" else 1)
     report.assets_total = len(keys)
-    report.stage_seconds["load definitions"] = time.monotonic() - started
     window = landed_days(landing_dir)
     instance = dg.DagsterInstance.get()
     say(
@@ -247,6 +262,11 @@ def materialize(
 
         title = f"{name}: run {index}/{len(plan)}, {len(planned.assets)} assets ({scope})"
         outcome = stages.run(name, title, run_one)
+        if planned.partitions_def is not None:
+            counts = ", ".join(
+                f"{k.path[-1]} {printer.partitions.get(k, 0)}" for k in planned.assets
+            )
+            say(f"      partitions materialized: {counts}")
         say(
             f"      run {outcome.run_id} {'succeeded' if outcome.success else 'FAILED'}"
             f" in {outcome.seconds:.1f} s"
@@ -270,6 +290,7 @@ def run_demo(
 
     report = DemoReport()
     stages = Stages(report)
+    use_project_tools()
     window = f"{years} simulated year(s)" + (f", until {until}" if until else "")
     say(f"elt demo: Jaffle Shop ({window}) → dlt → ClickHouse → dbt, through Dagster")
     stages.run("endpoint", "local ClickHouse endpoint", ensure_endpoint)

@@ -6,16 +6,19 @@ Ctrl-C stops Dagster; the endpoint keeps running (it holds the warehouse data fo
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import socket
 import subprocess
 import sys
+import threading
+import time
 from pathlib import Path
 
 import typer
 
-from elt.demo import ensure_endpoint, prepare_dagster_home, say
+from elt.demo import ensure_endpoint, prepare_dagster_home, say, use_project_tools
 
 CODE_LOCATION = "orchestration.definitions"
 
@@ -45,6 +48,7 @@ def dev_command(
     if not port_is_free(host, port):
         say(f"Port {port} on {host} is in use (another `elt dev`?). Try: elt dev --port {port + 1}")
         raise typer.Exit(code=2)
+    use_project_tools()
     say("==> local ClickHouse endpoint")
     info = ensure_endpoint()
     home = prepare_dagster_home()
@@ -55,21 +59,49 @@ def dev_command(
     url = f"http://{host}:{port}"
     say(f"==> dagster dev: code location {CODE_LOCATION}, DAGSTER_HOME {home}")
     say(f"\n    Dagster UI: {url}\n    (Ctrl-C stops Dagster)\n")
-    process = subprocess.Popen(dagster_dev_command(host, port), env=os.environ.copy())
+    # dagster dev runs in a process group of its own: Ctrl-C (or SIGTERM) reaches `elt dev`, which
+    # forwards one SIGINT to the whole group (webserver, daemon, code server), then escalates.
+    process = subprocess.Popen(
+        dagster_dev_command(host, port), env=os.environ.copy(), start_new_session=True
+    )
+    stop_requested = threading.Event()
+
+    def request_stop(signum: int, frame: object) -> None:
+        stop_requested.set()
+
+    previous = {sig: signal.signal(sig, request_stop) for sig in (signal.SIGINT, signal.SIGTERM)}
     try:
-        code = process.wait()
-    except KeyboardInterrupt:
-        # The terminal sent SIGINT to the whole group; give dagster time to shut down cleanly.
-        try:
-            code = process.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            process.send_signal(signal.SIGTERM)
-            code = process.wait(timeout=30)
+        code = wait_for_dagster(process, stop_requested)
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
     say("\nDagster stopped.")
-    if info is not None:
+    if info.pid is not None:
         say(
-            f"The ClickHouse endpoint is still running on http://{info.host}:{info.http_port} "
-            f'(pid {getattr(info, "pid", "?")}): `uv run elt sql "show databases"` works;'
+            f"The ClickHouse endpoint is still running on http://{info.host}:{info.http_port}"
+            f" (pid {info.pid}, data {info.data_dir}): `uv run elt sql 'show databases'` works;"
             " stop it with `uv run elt warehouse stop`."
         )
-    raise typer.Exit(code=0 if code in (0, -signal.SIGINT, 130) else code)
+    raise typer.Exit(code=0 if stop_requested.is_set() else code)
+
+
+def wait_for_dagster(process: subprocess.Popen, stop_requested: threading.Event) -> int:
+    """Wait for dagster dev; on a stop request: SIGINT its group, then SIGTERM, then SIGKILL."""
+    while process.poll() is None and not stop_requested.wait(0.5):
+        pass
+    if process.poll() is not None:
+        return process.returncode
+    say("\nStopping Dagster (Ctrl-C) …")
+    code = None
+    for sig, grace in ((signal.SIGINT, 60), (signal.SIGTERM, 20), (signal.SIGKILL, 10)):
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(process.pid, sig)
+        try:
+            code = process.wait(timeout=grace)
+            break
+        except subprocess.TimeoutExpired:
+            continue
+    time.sleep(2)  # leftovers of dagster's own group (a code server still starting)
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(process.pid, signal.SIGKILL)
+    return process.wait() if code is None else code

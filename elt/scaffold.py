@@ -22,6 +22,7 @@ from elt.config import PROJECT_ROOT
 from elt.identifiers import validate_identifier
 
 DBT_PROJECT_DIR = PROJECT_ROOT / "dbt_project"
+LOADED_AT_COLUMN = "_ingested_at"  # load time added to every raw table by ingestion
 
 # Column groups, in the order a jaffle-shop staging model lists them.
 _GROUPS = ("ids", "text", "numerics", "booleans", "dates", "timestamps")
@@ -112,8 +113,8 @@ def render_staging_sql(shape: TableShape) -> str:
     grouped: dict[str, list[str]] = {g: [] for g in _GROUPS}
     for col in shape.columns:
         grouped[column_group(col, shape.primary_key)].append(col.name)
-    # When dlt loaded the row (project macro over _dlt_load_id), as every staging model has.
-    grouped["timestamps"].append("{{ dlt_loaded_at() }} as loaded_at")
+    # When the row was loaded (the raw table's version column), as every staging model has.
+    grouped["timestamps"].append(f"{LOADED_AT_COLUMN} as loaded_at")
     blocks = [(g, names) for g, names in grouped.items() if names]
     lines: list[str] = []
     total = sum(len(names) for _, names in blocks)
@@ -126,7 +127,7 @@ def render_staging_sql(shape: TableShape) -> str:
             emitted += 1
             comma = "," if emitted < total else ""
             lines.append(f"        {col_name}{comma}")
-    final = " final" if shape.deduplicate else ""
+    final = " {{ final() }}" if shape.deduplicate else ""  # project macro: FINAL
     source_ref = "{{ source('" + shape.source + "', '" + shape.name + "') }}"
     return (
         "with\n\n"
@@ -156,7 +157,7 @@ def _key_tests(shape: TableShape) -> tuple[dict[str, list[Any]], list[Any]]:
 
 
 def render_staging_yaml(shape: TableShape) -> str:
-    """The model's YAML: description, every column, key tests."""
+    """The model's YAML file: description, every column, key tests."""
     column_tests, model_tests = _key_tests(shape)
     columns = []
     for col in shape.columns:
@@ -175,7 +176,7 @@ def render_staging_yaml(shape: TableShape) -> str:
         model["data_tests"] = model_tests
     model["columns"] = columns
     header = (
-        f"# Scaffolded by `elt schema new` from ingestion/schemas/{shape.source}/{shape.name}.yml;"
+        f"# Scaffolded by `elt schema scaffold-dbt` from the schema of {shape.source}.{shape.name};"
         " review and edit.\n"
     )
     body = yaml.safe_dump(
@@ -185,8 +186,27 @@ def render_staging_yaml(shape: TableShape) -> str:
 
 
 def staging_paths(shape: TableShape, project_dir: Path | None = None) -> tuple[Path, Path]:
+    """The model's SQL and YAML: `_<source>__models.yml` for a new source folder, else (the
+    folder's models file is hand-written) a YAML of its own next to the SQL."""
     folder = (project_dir or DBT_PROJECT_DIR) / "models" / "staging" / shape.source
-    return folder / f"{shape.model_name}.sql", folder / f"{shape.model_name}.yml"
+    sql = folder / f"{shape.model_name}.sql"
+    folder_yaml = folder / f"_{shape.source}__models.yml"
+    own_yaml = folder / f"{shape.model_name}.yml"
+    if own_yaml.exists():
+        return sql, own_yaml
+    if folder_yaml.exists():
+        return sql, folder_yaml if _declares(folder_yaml, shape.model_name) else own_yaml
+    others = folder.is_dir() and any(p != sql for p in folder.glob("*.sql"))
+    return sql, own_yaml if others else folder_yaml
+
+
+def _declares(path: Path, model_name: str) -> bool:
+    """Whether a dbt properties file already declares the model."""
+    try:
+        doc = yaml.safe_load(path.read_text()) or {}
+    except yaml.YAMLError:
+        return False
+    return any(m.get("name") == model_name for m in doc.get("models") or [] if isinstance(m, dict))
 
 
 def _find_spec(specs: Iterable[Any], source: str, table: str) -> Any:

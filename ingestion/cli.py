@@ -14,16 +14,18 @@ landing_app = typer.Typer(no_args_is_help=True, help="Landing data (Jaffle Shop 
 
 SchemasDir = Annotated[
     Path | None,
-    typer.Option("--schemas-dir", help="Folder of <source>/<table>.yml (default: ingestion/schemas)"),
+    typer.Option(
+        "--schemas-dir", help="Folder of <source>/<table>.yml (default: ingestion/schemas)"
+    ),
 ]
 
 
 @schema_app.command("validate")
 def validate_command(schemas_dir: SchemasDir = None) -> None:
     """Check every schema YAML; report each bad file's first problem as file:line: field."""
-    from ingestion.schema import SCHEMAS_DIR, table_files, validate_dir
+    from ingestion.schema import schemas_dir_default, table_files, validate_dir
 
-    directory = schemas_dir or SCHEMAS_DIR
+    directory = schemas_dir or schemas_dir_default()
     specs, errors = validate_dir(directory)
     for error in errors:
         typer.echo(str(error), err=True)
@@ -41,16 +43,20 @@ def new_command(
     sample: Annotated[Path, typer.Option("--from", help="Sample CSV / Parquet / JSONL file")],
     schemas_dir: SchemasDir = None,
     force: Annotated[bool, typer.Option(help="Overwrite an existing YAML")] = False,
+    no_dbt: Annotated[bool, typer.Option("--no-dbt", help="Do not scaffold the dbt model")] = False,
+    dbt_dir: Annotated[Path | None, typer.Option("--dbt-dir", help="dbt project dir")] = None,
 ) -> None:
-    """Draft <source>/<table>.yml from a sample file (types inferred; edit before use)."""
+    """Draft <source>/<table>.yml from a sample file (types inferred; edit before use), then
+    scaffold its dbt staging model and regenerate the dbt sources (unless --no-dbt)."""
     from ingestion.infer import write_draft
-    from ingestion.schema import SCHEMAS_DIR, SchemaError, parse_table_file
+    from ingestion.schema import SchemaError, parse_table_file, schemas_dir_default
 
     if not sample.exists():
         typer.echo(f"sample file {sample} not found", err=True)
         raise typer.Exit(code=2)
+    directory = schemas_dir or schemas_dir_default()
     try:
-        target, _ = write_draft(source, table, sample, schemas_dir or SCHEMAS_DIR, force=force)
+        target, _ = write_draft(source, table, sample, directory, force=force)
     except (FileExistsError, ValueError) as exc:
         typer.echo(str(exc), err=True)
         raise typer.Exit(code=1) from None
@@ -58,13 +64,22 @@ def new_command(
         parse_table_file(target)
     except SchemaError as exc:
         typer.echo(f"wrote {target} (edit needed: {exc})")
+        typer.echo(f"after editing, run `elt schema scaffold-dbt {source} {table}`")
         return
     typer.echo(f"wrote {target}")
+    if no_dbt:
+        return
+    from elt.scaffold import scaffold_dbt
+
+    for path in scaffold_dbt(source, table, schemas_dir=directory, project_dir=dbt_dir):
+        typer.echo(f"wrote {path}")
 
 
 @schema_app.command("dbt-sources")
 def dbt_sources_command(
-    check: Annotated[bool, typer.Option("--check", help="Fail if a committed file differs")] = False,
+    check: Annotated[
+        bool, typer.Option("--check", help="Fail if a committed file differs")
+    ] = False,
     schemas_dir: SchemasDir = None,
     dbt_dir: Annotated[Path | None, typer.Option("--dbt-dir", help="dbt project dir")] = None,
 ) -> None:
@@ -91,7 +106,9 @@ def dbt_sources_command(
 
 @schema_app.command("json-schema")
 def json_schema_command(
-    check: Annotated[bool, typer.Option("--check", help="Fail if the published file differs")] = False,
+    check: Annotated[
+        bool, typer.Option("--check", help="Fail if the published file differs")
+    ] = False,
 ) -> None:
     """Write ingestion/schemas/table.schema.json (editor autocompletion for the YAMLs)."""
     from ingestion.schema import SCHEMAS_DIR, json_schema

@@ -48,8 +48,9 @@ def _as_utc(values: pa.Array, col_type: ColumnType) -> pa.Array:
     target = arrow_type(col_type)
     if values.type.tz is None:
         if col_type.timezone != "UTC":
-            values = pc.assume_timezone(values, col_type.timezone, ambiguous="earliest",
-                                        nonexistent="earliest")
+            values = pc.assume_timezone(
+                values, col_type.timezone, ambiguous="earliest", nonexistent="earliest"
+            )
         else:
             values = values.cast(pa.timestamp(values.type.unit, tz="UTC"))
     return values.cast(target, safe=False)
@@ -85,9 +86,8 @@ def _convert_strict(values: pa.Array, col_type: ColumnType) -> pa.Array:
             if value is not None:
                 json.loads(value)
         return text
-    if kind == "string" and not pa.types.is_string(values.type):
-        if pa.types.is_nested(values.type):
-            raise ValueError("nested value for a string column")
+    if kind == "string" and pa.types.is_nested(values.type):
+        raise ValueError("nested value for a string column")
     if kind == "boolean" and pa.types.is_string(values.type):
         return pc.utf8_trim_whitespace(values).cast(target)
     return values.cast(target)

@@ -99,7 +99,7 @@ def render(source: str, specs: list[TableSpec]) -> str:
         "sources": [
             {
                 "name": source,
-                "description": f"Raw `{source}` tables loaded by dlt from ingestion/schemas/{source}.",
+                "description": f"Raw `{source}` tables loaded by dlt (ingestion/schemas/{source}).",
                 "schema": RAW_SCHEMA,
                 "loader": "dlt",
                 "tables": [_table(s) for s in tables],
@@ -111,7 +111,9 @@ def render(source: str, specs: list[TableSpec]) -> str:
 
 
 def sources_path(source: str, dbt_dir: Path | None = None) -> Path:
-    return Path(dbt_dir or DBT_PROJECT_DIR) / "models" / "staging" / source / f"_{source}__sources.yml"
+    return (
+        Path(dbt_dir or DBT_PROJECT_DIR) / "models" / "staging" / source / f"_{source}__sources.yml"
+    )
 
 
 def generate(specs: list[TableSpec], dbt_dir: Path | None = None) -> dict[Path, str]:

@@ -38,24 +38,31 @@ def column_definitions(spec: TableSpec) -> list[str]:
     return lines
 
 
-def engine_clause(spec: TableSpec) -> str:
+def engine_clause(spec: TableSpec, replicated: bool = False) -> str:
+    """The declared engine; `Replicated*` (no path arguments: the server's default replica path)
+    when the raw database lives on a cluster (CLICKHOUSE_CLUSTER set)."""
+    prefix = "Replicated" if replicated else ""
     if spec.clickhouse.engine == "ReplacingMergeTree":
-        return f"ReplacingMergeTree({quote(spec.version_column)})"
-    return "MergeTree"
+        return f"{prefix}ReplacingMergeTree({quote(spec.version_column)})"
+    return f"{prefix}MergeTree"
 
 
-def create_table_sql(spec: TableSpec, database: str) -> str:
+def create_table_sql(spec: TableSpec, database: str, replicated: bool = False) -> str:
     """`CREATE TABLE IF NOT EXISTS <database>.<source>___<table>` with the declared layout."""
     name = f"{quote(database, 'database')}.{quote(spec.raw_table, 'table')}"
     columns = ",\n    ".join(column_definitions(spec))
-    sql = f"CREATE TABLE IF NOT EXISTS {name}\n(\n    {columns}\n)\nENGINE = {engine_clause(spec)}"
+    engine = engine_clause(spec, replicated)
+    sql = f"CREATE TABLE IF NOT EXISTS {name}\n(\n    {columns}\n)\nENGINE = {engine}"
     if spec.clickhouse.partition_by:
         problem = check_expression(spec.clickhouse.partition_by)
         if problem:
             raise ValueError(f"{spec.path}: clickhouse.partition_by {problem}")
         sql += f"\nPARTITION BY {spec.clickhouse.partition_by}"
-    order = ", ".join(quote(c) for c in spec.order_by)
-    sql += f"\nORDER BY ({order})" if order else "\nORDER BY tuple()"
+    keys = [quote(c) for c in spec.order_by]
+    if len(keys) == 1:
+        sql += f"\nORDER BY {keys[0]}"
+    else:
+        sql += f"\nORDER BY ({', '.join(keys)})" if keys else "\nORDER BY tuple()"
     if spec.clickhouse.settings:
         settings = ", ".join(
             f"{validate_identifier(k, field='settings')} = {literal(v)}"
@@ -70,7 +77,7 @@ def create_table_sql(spec: TableSpec, database: str) -> str:
 _REJECTED_TYPES = {"text": "String", "bigint": "Int64", "timestamp": "DateTime64(6, 'UTC')"}
 
 
-def create_rejected_table_sql(source: str, database: str) -> str:
+def create_rejected_table_sql(source: str, database: str, replicated: bool = False) -> str:
     """The per-source rejected-rows table; one row per (table, file, row) once merged."""
     name = f"{quote(database, 'database')}.{quote(f'{source}___{REJECTED_TABLE}', 'table')}"
     columns = [f"{quote(k)} {_REJECTED_TYPES[v['data_type']]}" for k, v in REJECTED_COLUMNS.items()]
@@ -78,7 +85,7 @@ def create_rejected_table_sql(source: str, database: str) -> str:
     body = ",\n    ".join(columns)
     return (
         f"CREATE TABLE IF NOT EXISTS {name}\n(\n    {body}\n)\n"
-        "ENGINE = ReplacingMergeTree(`rejected_at`)\n"
+        f"ENGINE = {'Replicated' if replicated else ''}ReplacingMergeTree(`rejected_at`)\n"
         "ORDER BY (`table_name`, `file`, `row_number`)\n"
         "COMMENT 'Rows that did not fit the declared types (ingestion/schemas)'"
     )

@@ -103,24 +103,27 @@ def column_hints(spec: TableSpec) -> dict[str, dict[str, Any]]:
         "nullable": False,
         "description": "When ingestion read the row (UTC); ReplacingMergeTree version.",
     }
-    if spec.version_column == INGESTED_AT:
-        hints[INGESTED_AT]["dedup_sort"] = "desc"
-    else:
+    if spec.resolved_write_disposition == "merge":
+        # dlt keeps the newest staging row per key (dlt warns about the hint otherwise)
         hints[spec.version_column]["dedup_sort"] = "desc"
     return hints
 
 
-def clickhouse_hints(spec: TableSpec) -> dict[str, Any]:
+def clickhouse_hints(spec: TableSpec, replicated: bool = False) -> dict[str, Any]:
     """Arguments for dlt's `clickhouse_adapter`: engine, sort, partition, settings.
 
     dlt 1.31 builds `ReplacingMergeTree(version)` only for the append disposition (merge falls back
     to MergeTree); the raw table itself is created by `ingestion.ddl` either way, so these hints
-    describe it to dlt and shape dlt's own staging tables.
+    describe it to dlt and shape dlt's own staging tables. `replicated` (a cluster): dlt's
+    staging tables become ReplicatedMergeTree too (a per-table hint overrides dlt's config).
     """
     rmt = spec.clickhouse.engine == "ReplacingMergeTree"
-    engine = "replacing_merge_tree" if rmt and spec.resolved_write_disposition == "append" else (
-        "merge_tree"
-    )
+    if replicated:
+        engine = "replicated_merge_tree"
+    elif rmt and spec.resolved_write_disposition == "append":
+        engine = "replacing_merge_tree"
+    else:
+        engine = "merge_tree"
     hints: dict[str, Any] = {"table_engine_type": engine}
     if spec.order_by:
         hints["sort"] = list(spec.order_by)
@@ -178,7 +181,7 @@ def _key_hashes(table: pa.Table, keys: list[str]) -> list[str]:
         return []
     columns = [table.column(k).cast(pa.string()).to_pylist() for k in keys]
     return [
-        hashlib.sha1("\x1f".join(str(v) for v in row).encode()).hexdigest()[:16]
+        hashlib.blake2b("\x1f".join(str(v) for v in row).encode(), digest_size=8).hexdigest()
         for row in zip(*columns, strict=True)
     ]
 
@@ -262,7 +265,7 @@ def _rejected_table(spec: TableSpec, file: str, rows: list[RejectedRow], at: dt.
 
 
 def _with_version(table: pa.Table, at: dt.datetime) -> pa.Table:
-    stamp = pa.array([at] * table.num_rows, pa.timestamp("us", tz="UTC"))
+    stamp = pa.repeat(pa.scalar(at, pa.timestamp("us", tz="UTC")), table.num_rows)
     return table.append_column(pa.field(INGESTED_AT, stamp.type, nullable=False), stamp)
 
 
@@ -296,6 +299,33 @@ def _conformed_batches(
             yield _with_version(table, at)
 
 
+def coalesce(items: Iterator[Any], max_rows: int) -> Iterator[Any]:
+    """Merge small Arrow tables (e.g. one per daily file) into tables of up to ~max_rows.
+
+    dlt spends a fixed time per yielded item, so a few large items beat many small ones; memory
+    stays bounded by max_rows plus one batch. Other items (rejected rows) pass straight through.
+    """
+    buffer: list[pa.Table] = []
+    rows = 0
+    for item in items:
+        if not isinstance(item, pa.Table):
+            yield item
+            continue
+        buffer.append(item)
+        rows += item.num_rows
+        if rows >= max_rows:
+            yield _concat(buffer)
+            buffer, rows = [], 0
+    if buffer:
+        yield _concat(buffer)
+
+
+def _concat(tables: list[pa.Table]) -> pa.Table:
+    if len(tables) == 1:
+        return tables[0]
+    return pa.concat_tables(tables, promote_options="default").combine_chunks()
+
+
 def files_rows(
     spec: TableSpec,
     landing_dir: Path | str,
@@ -310,6 +340,18 @@ def files_rows(
     """
     stats = stats if stats is not None else TableStats()
     state = state if state is not None else {}
+    yield from coalesce(
+        _files_items(spec, landing_dir, window, stats, state), spec.files.batch_rows
+    )
+
+
+def _files_items(
+    spec: TableSpec,
+    landing_dir: Path | str,
+    window: Window | None,
+    stats: TableStats,
+    state: dict[str, Any],
+) -> Iterator[Any]:
     at = dt.datetime.now(dt.UTC)
     seen: dict[str, str] = state.setdefault("files", {})
     cursor = None
@@ -363,8 +405,9 @@ def sql_rows(
     cursor = None
     if spec.incremental and window is None:
         saved = state.get("cursor") or {}
-        cursor = CursorFilter(spec, saved.get("last_value", _initial(spec)),
-                              set(saved.get("boundary", [])))
+        cursor = CursorFilter(
+            spec, saved.get("last_value", _initial(spec)), set(saved.get("boundary", []))
+        )
 
     def query_adapter(query: Any, table: Any) -> Any:
         # push the cursor / window down as a WHERE clause; rows are re-checked in Arrow
@@ -394,7 +437,8 @@ def sql_rows(
     at = dt.datetime.now(dt.UTC)
     name = f"{origin.schema_name + '.' if origin.schema_name else ''}{origin.table}"
     stats.files_read += 1
-    yield from _conformed_batches(spec, iter(resource), name, stats, at, window, cursor)
+    batches = _conformed_batches(spec, iter(resource), name, stats, at, window, cursor)
+    yield from coalesce(batches, origin.chunk_size)
     if cursor is not None and (new_state := cursor.state()) is not None:
         state["cursor"] = new_state
 
@@ -405,6 +449,7 @@ def table_resource(
     window: Window | None = None,
     stats: RunStats | None = None,
     before_extract: Callable[[TableSpec], None] | None = None,
+    replicated: bool = False,
 ) -> DltResource:
     """The dlt resource of one table, with all its hints."""
     run_stats = stats if stats is not None else RunStats()
@@ -435,7 +480,7 @@ def table_resource(
         columns=column_hints(spec),
         schema_contract={"columns": contract},
     )
-    return clickhouse_adapter(resource, **clickhouse_hints(spec))
+    return clickhouse_adapter(resource, **clickhouse_hints(spec, replicated))
 
 
 def make_source(
@@ -445,6 +490,7 @@ def make_source(
     window: Window | None = None,
     stats: RunStats | None = None,
     before_extract: Callable[[TableSpec], None] | None = None,
+    replicated: bool = False,
 ) -> DltSource:
     """One dlt source holding one resource per table of `source_name`."""
     tables = sorted((s for s in specs if s.source == source_name), key=lambda s: s.name)
@@ -453,7 +499,10 @@ def make_source(
 
     @dlt.source(name=source_name, max_table_nesting=0, root_key=False)
     def source() -> list[DltResource]:
-        return [table_resource(s, landing_dir, window, stats, before_extract) for s in tables]
+        return [
+            table_resource(s, landing_dir, window, stats, before_extract, replicated)
+            for s in tables
+        ]
 
     return source()
 

@@ -123,3 +123,10 @@ def landing_jaffle(
     """`elt landing jaffle`: generate (cached) and publish; returns files written per table."""
     raw = generate(years)
     return publish(raw, Path(landing_dir or local_paths().landing_dir), until)
+
+
+def publish_jaffle(
+    landing_dir: Path | str | None = None, years: int = 1, until: dt.date | None = None
+) -> dict[str, int]:
+    """Python API of `elt landing jaffle` (jafgen output cached per N years)."""
+    return landing_jaffle(years, until, Path(landing_dir) if landing_dir else None)

@@ -36,6 +36,8 @@ _DLT_ENV = {
     "NORMALIZE__PARQUET_NORMALIZER__ADD_DLT_LOAD_ID": "true",
     "NORMALIZE__PARQUET_NORMALIZER__ADD_DLT_ID": "false",
     "RUNTIME__LOG_LEVEL": os.environ.get("RUNTIME__LOG_LEVEL", "WARNING"),
+    # state lives in ELT_DLT_DIR (persistent); skipping the restore saves seconds per run
+    "RESTORE_FROM_DESTINATION": "false",
 }
 
 
@@ -64,21 +66,35 @@ class RunResult:
         }
 
 
-def destination() -> Any:
-    """dlt's ClickHouse destination from `elt.config.warehouse_settings()` (database = raw)."""
+def loader_user() -> tuple[str, str]:
+    """(user, password) dlt loads with: CLICKHOUSE_LOADER_USER/PASSWORD when set (production's
+    loader user may write only `raw`), else CLICKHOUSE_USER/PASSWORD."""
     settings = warehouse_settings()
+    user = os.environ.get("CLICKHOUSE_LOADER_USER") or settings.user
+    if os.environ.get("CLICKHOUSE_LOADER_USER"):
+        return user, os.environ.get("CLICKHOUSE_LOADER_PASSWORD", "")
+    return user, settings.password or ""
+
+
+def destination() -> Any:
+    """dlt's ClickHouse destination from `elt.config.warehouse_settings()` (database = raw).
+
+    dlt's own config still applies for what is not set here (e.g.
+    DESTINATION__CLICKHOUSE__TABLE_ENGINE_TYPE)."""
+    settings = warehouse_settings()
+    user, password = loader_user()
     credentials = ClickHouseCredentials()
     credentials.host = settings.host
     credentials.port = settings.tcp_port
     credentials.http_port = settings.http_port
-    credentials.username = settings.user
-    credentials.password = settings.password or ""
+    credentials.username = user
+    credentials.password = password
     credentials.secure = 1 if settings.secure else 0
     credentials.database = settings.raw_database
     return dlt.destinations.clickhouse(credentials=credentials, dataset_table_separator="___")
 
 
-def pipeline_name(source_name: str, window: Window | None = None) -> str:
+def default_pipeline_name(source_name: str, window: Window | None = None) -> str:
     """One working directory per source; windowed (partition) runs get their own."""
     if window is None:
         return f"elt_{source_name}"
@@ -86,15 +102,21 @@ def pipeline_name(source_name: str, window: Window | None = None) -> str:
 
 
 def make_pipeline(
-    source_name: str, pipelines_dir: Path | str | None = None, window: Window | None = None
+    source_name: str,
+    pipelines_dir: Path | str | None = None,
+    window: Window | None = None,
+    pipeline_name: str | None = None,
 ) -> dlt.Pipeline:
-    """A dlt pipeline bound to ClickHouse, working dir in ELT_DLT_DIR (interrupted loads resume)."""
+    """A dlt pipeline bound to ClickHouse, working dir in ELT_DLT_DIR (interrupted loads resume).
+
+    Nothing connects here. Different `pipeline_name`s of one source share the dataset (tables)
+    but not the working dir, so two Dagster steps never share one."""
     for key, value in _DLT_ENV.items():
         os.environ.setdefault(key, value)
     directory = Path(pipelines_dir or local_paths().dlt_dir)
     directory.mkdir(parents=True, exist_ok=True)
     return dlt.pipeline(
-        pipeline_name=pipeline_name(source_name, window),
+        pipeline_name=pipeline_name or default_pipeline_name(source_name, window),
         pipelines_dir=str(directory),
         destination=destination(),
         dataset_name=source_name,
@@ -109,22 +131,35 @@ _prepared_lock = threading.Lock()
 def prepare_raw_tables(specs: list[TableSpec]) -> list[str]:
     """Create the raw database, the declared raw tables and the rejected-rows tables (idempotent).
 
-    Returns the statements run."""
+    Returns the CREATE TABLE statements run (tables that did not exist yet)."""
     import clickhouse_connect
 
     settings = warehouse_settings()
-    statements = [create_database_sql(settings.raw_database)]
-    for source in sorted({s.source for s in specs}):
-        statements.append(create_rejected_table_sql(source, settings.raw_database))
-    statements += [create_table_sql(s, settings.raw_database) for s in specs]
+    database = settings.raw_database
+    replicated = bool(settings.cluster)
+    wanted = {
+        f"{source}___{REJECTED_TABLE}": create_rejected_table_sql(source, database, replicated)
+        for source in sorted({s.source for s in specs})
+    }
+    wanted.update({s.raw_table: create_table_sql(s, database, replicated) for s in specs})
+    user, password = loader_user()
     client = clickhouse_connect.get_client(
         host=settings.host,
         port=settings.http_port,
-        username=settings.user,
-        password=settings.password or "",
+        username=user,
+        password=password,
         secure=settings.secure,
     )
     try:
+        client.command(create_database_sql(database))
+        existing = {
+            row[0]
+            for row in client.query(
+                "SELECT name FROM system.tables WHERE database = {db:String}",
+                parameters={"db": database},
+            ).result_rows
+        }
+        statements = [sql for name, sql in wanted.items() if name not in existing]
         for sql in statements:
             client.command(sql)
     finally:
@@ -143,7 +178,9 @@ def _ensure_table(spec: TableSpec) -> None:
         _prepared.add(key)
 
 
-def _select(schemas: list[TableSpec], source_name: str, tables: list[str] | None) -> list[TableSpec]:
+def _select(
+    schemas: list[TableSpec], source_name: str, tables: list[str] | None
+) -> list[TableSpec]:
     specs = [s for s in schemas if s.source == source_name]
     if not specs:
         raise ValueError(f"no schema declares source {source_name!r}")
@@ -163,18 +200,21 @@ def build_source(
     tables: list[str] | None = None,
     stats: RunStats | None = None,
     prepare_tables: bool = True,
+    schemas_dir: Path | str | None = None,
 ) -> Any:
     """The dlt source of `source_name` (one resource per table).
 
     window=(start, end): only rows (and daily files) in [start, end) of the partitioning column;
     cursor/file state is left alone so partitions can be re-run and backfilled.
     prepare_tables: create the raw tables (DDL) when a resource starts extracting.
+    Cheap: reads the YAMLs (unless `schemas` is given) but touches no landing file or network.
     """
-    schemas = schemas if schemas is not None else load_schemas()
+    schemas = schemas if schemas is not None else load_schemas(schemas_dir)
     specs = _select(schemas, source_name, tables)
     landing = Path(landing_dir) if landing_dir else local_paths().landing_dir
     hook = _ensure_table if prepare_tables else None
-    return make_source(source_name, specs, landing, window, stats, before_extract=hook)
+    replicated = bool(warehouse_settings().cluster)
+    return make_source(source_name, specs, landing, window, stats, hook, replicated)
 
 
 def _normalize_counts(pipeline: dlt.Pipeline) -> dict[str, int]:
@@ -222,3 +262,14 @@ def daily_window(day: dt.date) -> Window:
     """The [day, day + 1) window of a daily partition, in UTC."""
     start = dt.datetime(day.year, day.month, day.day, tzinfo=dt.UTC)
     return start, start + dt.timedelta(days=1)
+
+
+def build_pipeline(
+    source_name: str,
+    *,
+    pipeline_name: str | None = None,
+    pipelines_dir: Path | str | None = None,
+    window: Window | None = None,
+) -> dlt.Pipeline:
+    """`make_pipeline` with keyword arguments (the orchestration code's spelling)."""
+    return make_pipeline(source_name, pipelines_dir, window, pipeline_name)

@@ -8,6 +8,7 @@ problem is reported as `file:line: field: message` before anything runs.
 from __future__ import annotations
 
 import datetime as dt
+import os
 import re
 from collections.abc import Iterable
 from functools import cached_property
@@ -15,6 +16,7 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 
 import sqlglot
+import yaml
 from croniter import croniter
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 from ruamel.yaml import YAML
@@ -121,8 +123,9 @@ class SqlOrigin(_Strict):
 class Column(_Strict):
     name: str
     type: Annotated[str, Field(pattern=TYPE_PATTERN)] = Field(
-        ..., description="string, integer, int8..int64, uint8..uint64, float, float32, "
-        "decimal(p, s), boolean, date, timestamp(p, tz), uuid, json"
+        ...,
+        description="string, integer, int8..int64, uint8..uint64, float, float32, "
+        "decimal(p, s), boolean, date, timestamp(p, tz), uuid, json",
     )
     nullable: bool | None = Field(None, description="Default true; key columns are never null.")
     description: str = ""
@@ -322,7 +325,7 @@ class SchemaError(ValueError):
         super().__init__(f"{location}: {field}: {message}" if field else f"{location}: {message}")
 
 
-class SchemaErrors(ValueError):
+class SchemaErrors(ValueError):  # noqa: N818 (a list of SchemaError)
     """Problems found in several files (the first one of each file)."""
 
     def __init__(self, errors: list[SchemaError]) -> None:
@@ -334,9 +337,10 @@ def partition_columns(expression: str | None) -> set[str]:
     """Column names an SQL expression refers to (empty for None)."""
     if not expression:
         return set()
-    return {c.name for c in sqlglot.parse_one(expression, dialect="clickhouse").find_all(
-        sqlglot.exp.Column
-    )}
+    return {
+        c.name
+        for c in sqlglot.parse_one(expression, dialect="clickhouse").find_all(sqlglot.exp.Column)
+    }
 
 
 def check_expression(expression: str) -> str | None:
@@ -397,6 +401,37 @@ def _field(loc: Iterable[Any]) -> str:
     return out
 
 
+class _FastLoader(getattr(yaml, "CSafeLoader", yaml.SafeLoader)):  # type: ignore[misc]
+    """PyYAML's C loader, refusing duplicate keys (the happy path; ruamel locates errors)."""
+
+    def construct_mapping(self, node: Any, deep: bool = False) -> dict[Any, Any]:
+        keys = [self.construct_object(k, deep=deep) for k, _ in node.value]
+        if len(keys) != len(set(map(str, keys))):
+            raise yaml.YAMLError("duplicate key")
+        return super().construct_mapping(node, deep=deep)
+
+
+def schemas_dir_default() -> Path:
+    """ELT_SCHEMAS_DIR if set (the Dagster code location reads the same variable), else ours."""
+    value = os.environ.get("ELT_SCHEMAS_DIR")
+    return Path(value) if value else SCHEMAS_DIR
+
+
+def _fast_parse(path: Path, source: str) -> TableSpec | None:
+    """Parse + validate with the C loader; None when anything is wrong (the slow path reports)."""
+    try:
+        document = yaml.load(path.read_text(encoding="utf-8"), Loader=_FastLoader)  # noqa: S506
+        if not isinstance(document, dict):
+            return None
+        _identifier(source, "source")
+        spec = TableSpec.model_validate({**document, "source": source, "path": path})
+    except (yaml.YAMLError, ValidationError, ValueError):
+        return None
+    if spec.name != path.stem or check_table(spec) is not None:
+        return None
+    return spec
+
+
 def _read_yaml(path: Path) -> Any:
     try:
         return YAML(typ="rt").load(path.read_text(encoding="utf-8"))
@@ -410,6 +445,9 @@ def parse_table_file(path: Path, source: str | None = None) -> TableSpec:
     """Parse and validate one schema file; raise SchemaError for its first problem."""
     path = Path(path)
     source = source or path.parent.name
+    fast = _fast_parse(path, source)
+    if fast is not None:
+        return fast
     document = _read_yaml(path)
     if not isinstance(document, dict):
         raise SchemaError(path, 1, "", "expected a mapping of table settings")
@@ -429,8 +467,12 @@ def parse_table_file(path: Path, source: str | None = None) -> TableSpec:
             msg = "unknown key (not part of the schema format)"
         raise SchemaError(path, _line_of(document, loc), _field(loc), msg) from None
     if spec.name != path.stem:
-        raise SchemaError(path, _line_of(document, ["name"]), "name",
-                          f"{spec.name!r} must equal the file name {path.stem!r}")
+        raise SchemaError(
+            path,
+            _line_of(document, ["name"]),
+            "name",
+            f"{spec.name!r} must equal the file name {path.stem!r}",
+        )
     problem = check_table(spec)
     if problem:
         loc, msg = problem
@@ -475,7 +517,10 @@ def check_table(spec: TableSpec) -> tuple[list[Any], str] | None:
         if cursor not in seen:
             return ["incremental", "cursor"], f"cursor {cursor!r} is not a declared column"
         if spec.column(cursor).parsed_type.kind not in _ORDERED_TYPES:
-            return ["incremental", "cursor"], f"cursor {cursor!r} must be a number, date or timestamp"
+            return [
+                "incremental",
+                "cursor",
+            ], f"cursor {cursor!r} must be a number, date or timestamp"
         if spec.incremental.initial_value is not None:
             from ingestion.conform import parse_scalar
 
@@ -505,9 +550,9 @@ def check_table(spec: TableSpec) -> tuple[list[Any], str] | None:
     if spec.freshness and spec.freshness.loaded_at_field not in seen | {INGESTED_AT}:
         field = spec.freshness.loaded_at_field
         return ["freshness", "loaded_at_field"], f"{field!r} is not a declared column"
-    if spec.files and spec.files.format == "csv" and not spec.files.csv.header:
-        if not spec.files.csv.column_names:
-            return ["files", "csv", "header"], "header is false: list csv.column_names"
+    csv_options = spec.files.csv if spec.files and spec.files.format == "csv" else None
+    if csv_options and not csv_options.header and not csv_options.column_names:
+        return ["files", "csv", "header"], "header is false: list csv.column_names"
     return None
 
 
@@ -518,7 +563,7 @@ def table_files(schemas_dir: Path) -> list[Path]:
 
 def validate_dir(schemas_dir: Path | None = None) -> tuple[list[TableSpec], list[SchemaError]]:
     """Validate every file; returns the good specs and the first problem of each bad file."""
-    schemas_dir = Path(schemas_dir or SCHEMAS_DIR)
+    schemas_dir = Path(schemas_dir or schemas_dir_default())
     specs: list[TableSpec] = []
     errors: list[SchemaError] = []
     by_name: dict[tuple[str, str], Path] = {}
@@ -530,9 +575,14 @@ def validate_dir(schemas_dir: Path | None = None) -> tuple[list[TableSpec], list
             continue
         key = (spec.source, spec.name)
         if key in by_name:
-            errors.append(SchemaError(path, 1, "name",
-                                      f"duplicate table {spec.source}.{spec.name} "
-                                      f"(also in {by_name[key]})"))
+            errors.append(
+                SchemaError(
+                    path,
+                    1,
+                    "name",
+                    f"duplicate table {spec.source}.{spec.name} (also in {by_name[key]})",
+                )
+            )
             continue
         by_name[key] = path
         specs.append(spec)
@@ -549,9 +599,15 @@ def _check_sources(specs: list[TableSpec]) -> list[SchemaError]:
             continue
         first = schedules.setdefault(spec.source, (spec.schedule, spec.path))
         if first[0] != spec.schedule:
-            errors.append(SchemaError(spec.path, None, "schedule",
-                                      f"{spec.schedule!r} differs from {first[0]!r} in {first[1]}:"
-                                      " tables of one source share one schedule"))
+            errors.append(
+                SchemaError(
+                    spec.path,
+                    None,
+                    "schedule",
+                    f"{spec.schedule!r} differs from {first[0]!r} in {first[1]}:"
+                    " tables of one source share one schedule",
+                )
+            )
     return errors
 
 

@@ -99,9 +99,7 @@ def parse_type(text: str) -> ColumnType:
         elif timezone not in zoneinfo.available_timezones():
             raise UnknownTypeError(f"timestamp timezone {timezone!r} is not an IANA zone name")
         return ColumnType("timestamp", precision=precision, timezone=timezone)
-    raise UnknownTypeError(
-        f"unknown type {raw!r}; expected one of: {', '.join(TYPE_NAMES)}"
-    )
+    raise UnknownTypeError(f"unknown type {raw!r}; expected one of: {', '.join(TYPE_NAMES)}")
 
 
 def clickhouse_type(col_type: ColumnType, nullable: bool) -> str:

@@ -131,17 +131,22 @@ def build_definitions(paths: ProjectPaths | None = None) -> dg.Definitions:
 def _checked_tables(
     raw_tables: list[RawTable], manifest: Manifest, model_keys: dict[str, dg.AssetKey]
 ) -> list[CheckedTable]:
-    checked = [CheckedTable(t.key, t.relation, t.replacing_key) for t in raw_tables]
+    checked = [
+        CheckedTable(t.key, t.relation, t.replacing_key, partitioned=bool(t.partition_by))
+        for t in raw_tables
+    ]
     for node in manifest.asset_nodes:
         if manifest.is_table(node) and node["resource_type"] == "model":
+            config = node.get("config") or {}
             checked.append(
                 CheckedTable(
                     model_keys[node["unique_id"]],
                     manifest.relation(node),
-                    dbt_replacing_key(node.get("config") or {}),
+                    dbt_replacing_key(config),
+                    partitioned=bool(config.get("partition_by")),
                 )
             )
-    return checked
+    return [t for t in checked if t.partitioned or t.replacing_key]
 
 
 def _landing_sensors(

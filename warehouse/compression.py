@@ -4,6 +4,7 @@ compression (Accept-Encoding + enable_http_compression=1)."""
 from __future__ import annotations
 
 import bz2
+import itertools
 import lzma
 import zlib
 from collections.abc import Callable, Iterable, Iterator
@@ -50,12 +51,38 @@ def decompressing(encoding: str, chunks: Iterable[bytes]) -> Iterator[bytes]:
     """Decompress a stream of body chunks; concatenated frames/members are all decoded.
     Raises UnsupportedEncodingError at once; CorruptBodyError while iterating."""
     name = encoding.strip().lower()
-    if name in ("", "identity"):
+    if name in ("", "identity", "none"):
         return iter(chunks)
+    if name == "auto":
+        return _sniffing(iter(chunks))
     factory = _DECOMPRESSORS.get(name)
     if factory is None:
         raise UnsupportedEncodingError(f"Unknown Content-Encoding: {encoding}")
     return _decompress(name, factory, chunks)
+
+
+_MAGIC = (
+    (b"\x1f\x8b", "gzip"),
+    (b"\x28\xb5\x2f\xfd", "zstd"),
+    (b"\x04\x22\x4d\x18", "lz4"),
+    (b"\xfd7zXZ\x00", "xz"),
+    (b"BZh", "bz2"),
+)
+
+
+def _sniffing(chunks: Iterator[bytes]) -> Iterator[bytes]:
+    """`Content-Encoding: auto` (clickhouse-connect's insert_file): detect the codec from the
+    first bytes (as clickhouse-server does for files), else the body is not compressed."""
+    head = b""
+    for chunk in chunks:
+        head += chunk
+        if len(head) >= 6:
+            break
+    body = itertools.chain([head], chunks) if head else chunks
+    for magic, name in _MAGIC:
+        if head.startswith(magic):
+            return (yield from _decompress(name, _DECOMPRESSORS[name], body))
+    yield from body
 
 
 def _decompress(

@@ -40,10 +40,10 @@ _STREAMABLE_RE = re.compile(
     r"^\s*(?:(?:--[^\n]*\n|/\*.*?\*/)\s*)*(?:SELECT|WITH|SHOW|DESC|DESCRIBE|EXPLAIN|EXISTS|\()",
     re.IGNORECASE | re.DOTALL,
 )
-_USE_RE = re.compile(r"^\s*(?:(?:--[^\n]*\n|/\*.*?\*/)\s*)*USE\s", re.IGNORECASE | re.DOTALL)
 # statements whose effect outlives the query: a pooled connection that ran one is discarded
 _STICKY_RE = re.compile(
-    r"^\s*(?:(?:--[^\n]*\n|/\*.*?\*/)\s*)*(?:SET\s|USE\s|CREATE\s+(?:OR\s+REPLACE\s+)?TEMPORARY\s)",
+    r"(?:^|;)\s*(?:(?:--[^\n]*\n|/\*.*?\*/)\s*)*"
+    r"(?:SET\s|USE\s|CREATE\s+(?:OR\s+REPLACE\s+)?TEMPORARY\s)",
     re.IGNORECASE | re.DOTALL,
 )
 _NOT_STREAMABLE = "Streaming query is not supported"
@@ -101,6 +101,14 @@ class QueryStats:
 
 
 @dataclass
+class _Call:
+    """Per-statement bookkeeping between _begin and _end."""
+
+    sticky: bool = False
+    ignored: list[str] = field(default_factory=list)
+
+
+@dataclass
 class QueryResult:
     data: bytes
     stats: QueryStats
@@ -123,10 +131,10 @@ def _ident(name: str) -> str:
 class QueryStream:
     """Iterator of result byte chunks of one streaming query; `stats` is final after the end."""
 
-    def __init__(self, conn: EngineConnection, handle: Any, restore: Any, started: float) -> None:
+    def __init__(self, conn: EngineConnection, handle: Any, call: _Call, started: float) -> None:
         self._conn = conn
         self._handle = handle
-        self._restore = restore
+        self._call = call
         self._started = started
         self._done = False
         self._stitch_arrow = False
@@ -165,7 +173,7 @@ class QueryStream:
             return
         self._done = True
         self.stats.elapsed = time.monotonic() - self._started
-        self._conn._end(self._restore)
+        self._conn._end(self._call)
 
     def close(self) -> None:
         """Stop early: cancel the rest of the query and release the connection."""
@@ -197,8 +205,10 @@ class EngineConnection:
         self._engine = engine
         self._conn = chdb.connect(str(engine.data_dir))
         self._raw = self._conn._conn
-        self._database = "default"
         self._marker: str | None = None
+        self._database = self._base_database = "default"  # current / the session's own
+        self._baseline: dict[str, tuple[str, bool]] = {}  # session values: (value, changed)
+        self._applied: dict[str, str] = {}  # per-query settings currently in force
         self.closed = False
         self.dirty = False  # ran SET/USE/CREATE TEMPORARY: session state differs from fresh
 
@@ -214,17 +224,13 @@ class EngineConnection:
     ) -> QueryResult:
         """Run one statement and return its whole output in format `fmt`."""
         started = time.monotonic()
-        if _STICKY_RE.match(sql):
-            self.dirty = True
-        sql, restore = self._begin(sql, settings, database)
+        sql, call = self._begin(sql, settings, database)
         try:
             result = self._raw.query(sql, fmt, params=dict(params or {}))
         except Exception as exc:
-            self._end(restore)
+            self._end(call)
             raise _wrap(exc) from None
-        self._end(restore)
-        if _USE_RE.match(sql):
-            self._refresh_database()
+        self._end(call)
         data = result.bytes()
         stats = QueryStats(
             rows_read=result.storage_rows_read() or result.rows_read(),
@@ -234,7 +240,7 @@ class EngineConnection:
             result_rows=result.rows_read(),
             result_bytes=len(data),
             elapsed=time.monotonic() - started,
-            ignored_settings=restore[2],
+            ignored_settings=call.ignored,
         )
         return QueryResult(data, stats)
 
@@ -254,16 +260,16 @@ class EngineConnection:
         if not _STREAMABLE_RE.match(sql) or effective not in _CONCATENABLE:
             return _OneShot(self.query(sql, fmt, settings, params, database))
         started = time.monotonic()
-        sql, restore = self._begin(sql, settings, database)
+        sql, call = self._begin(sql, settings, database)
         try:
             handle = self._raw.send_query(sql, fmt, params=dict(params or {}))
         except Exception as exc:
-            self._end(restore)
+            self._end(call)
             if _NOT_STREAMABLE in str(exc):
                 return _OneShot(self.query(sql, fmt, settings, params, database))
             raise _wrap(exc) from None
-        stream = QueryStream(self, handle, restore, started)
-        stream.stats.ignored_settings = restore[2]
+        stream = QueryStream(self, handle, call, started)
+        stream.stats.ignored_settings = call.ignored
         if effective == "arrowstream":
             stream._stitch_arrow = True
         return stream
@@ -281,7 +287,7 @@ class EngineConnection:
         `sql` is the INSERT without FORMAT clause and data, e.g. "INSERT INTO db.t (a, b)".
         Nothing is committed if the iterable raises or the data is malformed."""
         started = time.monotonic()
-        sql, restore = self._begin(sql, settings, database)
+        sql, call = self._begin(sql, settings, database)
         try:
             try:
                 inserter = self._raw.send_insert(sql, fmt)
@@ -300,12 +306,12 @@ class EngineConnection:
                     raise
                 raise _wrap(exc) from None
         finally:
-            self._end(restore)
+            self._end(call)
         return QueryStats(
             rows_written=result.rows_written(),
             bytes_written=result.bytes_written(),
             elapsed=time.monotonic() - started,
-            ignored_settings=restore[2],
+            ignored_settings=call.ignored,
         )
 
     def cancel(self) -> None:
@@ -329,59 +335,88 @@ class EngineConnection:
 
     def _begin(
         self, sql: str, settings: Mapping[str, str] | None, database: str | None
-    ) -> tuple[str, tuple[list[str], str | None, list[str]]]:
-        """Apply per-query settings and database; return the marked SQL and how to restore."""
-        restore_sets: list[str] = []
-        ignored: list[str] = []
-        previous_db: str | None = None
-        if database and database != self._database:
-            self._run(f"USE {_ident(database)}")
-            previous_db, self._database = self._database, database
+    ) -> tuple[str, _Call]:
+        """Bring the session to the state this statement must run in; return the marked SQL.
+
+        Per-query settings and database are reconciled lazily: what the previous statement
+        changed is set back (or kept, when this statement asks for the same) before this one
+        runs, so nothing leaks and a client repeating the same settings costs no extra call."""
+        call = _Call(sticky=bool(_STICKY_RE.search(sql)))
+        wanted: dict[str, str] = {}
         if settings:
             known = self._engine.setting_names()
-            wanted = {k: str(v) for k, v in settings.items() if k in known}
-            ignored = [k for k in settings if k not in known]
-            if wanted:
-                restore_sets = self._current_settings(list(wanted))
-                assignments = ", ".join(f"{k} = {_quote(v)}" for k, v in wanted.items())
-                try:
-                    self._run(f"SET {assignments}")
-                except ClickHouseError:
-                    self._end((restore_sets, previous_db, ignored))
-                    raise
+            for name, value in settings.items():
+                if name in known:
+                    wanted[name] = str(value)
+                else:
+                    call.ignored.append(name)
+        if call.sticky:  # SET/USE/CREATE TEMPORARY change the session itself: start clean
+            self.dirty = True
+            wanted, database = {}, None
+        self._reconcile_settings(wanted)
+        target_db = database or self._base_database
+        if target_db != self._database:
+            self._run(f"USE {_ident(target_db)}")
+            self._database = target_db
         self._marker = uuid.uuid4().hex
-        return f"/* {self._marker} */ {sql}", (restore_sets, previous_db, ignored)
+        return f"/* {self._marker} */ {sql}", call
 
-    def _end(self, restore: tuple[list[str], str | None, list[str]]) -> None:
+    def _end(self, call: _Call) -> None:
         self._marker = None
-        restore_sets, previous_db, _ = restore
-        if restore_sets:
+        if call.sticky:  # the statement may have changed settings or the current database
+            self._baseline.clear()
             with contextlib.suppress(ClickHouseError):
-                self._run("SET " + ", ".join(restore_sets))
-        if previous_db is not None:
-            with contextlib.suppress(ClickHouseError):
-                self._run(f"USE {_ident(previous_db)}")
-            self._database = previous_db
+                current = self._run("SELECT currentDatabase()", "TabSeparatedRaw").decode()
+                self._database = self._base_database = current.strip()
 
-    def _current_settings(self, names: list[str]) -> list[str]:
+    def _reconcile_settings(self, wanted: dict[str, str]) -> None:
+        names = set(wanted) | set(self._applied)
+        if not names:
+            return
+        missing = [n for n in names if n not in self._baseline]
+        if missing:
+            self._baseline.update(self._read_settings(missing))
+        assignments: list[str] = []
+        applied: dict[str, str] = {}
+        for name in sorted(names):
+            base_value, base_changed = self._baseline[name]
+            value = wanted.get(name)
+            if value is not None and value != base_value:
+                applied[name] = value
+                if self._applied.get(name) != value:
+                    assignments.append(f"{name} = {_quote(value)}")
+            elif name in self._applied:
+                assignments.append(
+                    f"{name} = {_quote(base_value)}" if base_changed else f"{name} = DEFAULT"
+                )
+        if assignments:
+            try:
+                self._run("SET " + ", ".join(assignments))
+            except ClickHouseError:
+                self._reset_settings(names)
+                raise
+        self._applied = applied
+
+    def _reset_settings(self, names: set[str]) -> None:
+        """Back to the session's own values, one by one (after a failed SET)."""
+        for name in names:
+            base_value, base_changed = self._baseline[name]
+            value = _quote(base_value) if base_changed else "DEFAULT"
+            with contextlib.suppress(ClickHouseError):
+                self._run(f"SET {name} = {value}")
+        self._applied = {}
+
+    def _read_settings(self, names: list[str]) -> dict[str, tuple[str, bool]]:
         in_list = ", ".join(_quote(n) for n in names)
         text = self._run(
             f"SELECT name, value, changed FROM system.settings WHERE name IN ({in_list})",
             "TabSeparatedRaw",
         )
-        assignments = []
+        found = {}
         for line in text.decode().splitlines():
             name, value, changed = line.split("\t")
-            if changed == "1":
-                assignments.append(f"{name} = {_quote(value)}")
-            else:
-                assignments.append(f"{name} = DEFAULT")
-        return assignments
-
-    def _refresh_database(self) -> None:
-        with contextlib.suppress(ClickHouseError):
-            self._database = self._run("SELECT currentDatabase()", "TabSeparatedRaw").decode()
-            self._database = self._database.strip()
+            found[name] = (value, changed == "1")
+        return found
 
     def _run(self, sql: str, fmt: str = "TabSeparated") -> bytes:
         try:
@@ -515,6 +550,26 @@ def _lock_data_dir(data_dir: Path) -> int:
             f"data directory {data_dir} is in use by {who}; stop that server "
             f"(elt warehouse stop --data-dir {data_dir}) or choose another --data-dir"
         ) from None
+    _check_engine_lock(data_dir, fd)
     os.ftruncate(fd, 0)
     os.write(fd, str(os.getpid()).encode())
     return fd
+
+
+def _check_engine_lock(data_dir: Path, our_fd: int) -> None:
+    """chDB/ClickHouse itself flocks <data_dir>/status: some other program (not an endpoint)
+    may hold it; say so instead of letting chDB fail with a stack of errors."""
+    status = data_dir / "status"
+    if not status.exists():
+        return
+    fd = os.open(status, os.O_RDONLY)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+        os.close(our_fd)
+        raise DataDirLockedError(
+            f"data directory {data_dir} is open in another program using chDB/ClickHouse "
+            "(its 'status' file is locked); close that program or choose another --data-dir"
+        ) from None
+    finally:
+        os.close(fd)  # closing releases the probe lock

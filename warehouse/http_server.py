@@ -122,7 +122,8 @@ class HttpServer:
         self.display_name = display_name
         self.sessions = SessionManager(engine)
         self.watcher = DisconnectWatcher()
-        self._tcp = _TCPServer((host, port), _Handler)
+        server_cls = _TCPServer6 if ":" in host else _TCPServer
+        self._tcp = server_cls((host, port), _Handler)
         self._tcp.app = self  # type: ignore[attr-defined]
         self.host, self.port = self._tcp.server_address[:2]
         self._thread: threading.Thread | None = None
@@ -145,6 +146,9 @@ class HttpServer:
             active = list(self._active)
         for conn in active:
             conn.cancel()
+        deadline = time.monotonic() + 10  # let cancelled requests leave the engine
+        while self._active and time.monotonic() < deadline:
+            time.sleep(0.05)
         self.sessions.close()
         self.watcher.close()
 
@@ -216,6 +220,12 @@ class HttpServer:
         )
 
     def _run(self, req: httpio.Request, q: _Query, handler: _Handler) -> bool:
+        if req.headers.get("content-type", "").lower().startswith("multipart/form-data"):
+            raise ClickHouseError.make(
+                48,
+                "NOT_IMPLEMENTED",
+                "External data (multipart/form-data requests) is not supported by this endpoint",
+            )
         body = self._body(req, handler)
         if q.session_id:
             with self.sessions.acquire(q.session_id, q.session_timeout, q.session_check) as conn:
@@ -487,6 +497,10 @@ class _TCPServer(socketserver.ThreadingTCPServer):
     daemon_threads = True
     allow_reuse_address = True
     request_queue_size = 128
+
+
+class _TCPServer6(_TCPServer):
+    address_family = socket.AF_INET6
 
 
 class _Handler(socketserver.BaseRequestHandler):

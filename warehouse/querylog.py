@@ -10,6 +10,7 @@ from typing import Any
 
 QUERY_LOG_FILE = "query_log.jsonl"
 _MAX_QUERY_CHARS = 2000
+MAX_LOG_BYTES = 64 * 1024 * 1024  # then query_log.jsonl -> query_log.jsonl.1 (one old file kept)
 
 
 class QueryLog:
@@ -61,8 +62,13 @@ class QueryLog:
         }
         line = json.dumps(entry, ensure_ascii=False, default=str) + "\n"
         with self._lock:
-            if not self._file.closed:
-                self._file.write(line)
+            if self._file.closed:
+                return
+            self._file.write(line)
+            if self._file.tell() > MAX_LOG_BYTES:
+                self._file.close()
+                self.path.replace(self.path.with_name(self.path.name + ".1"))
+                self._file = open(self.path, "a", encoding="utf-8", buffering=1)  # noqa: SIM115
 
     def close(self) -> None:
         with self._lock:

@@ -39,6 +39,7 @@ class RawTable:
     daily_start: dt.date | None = None  # set when the table is daily-partitioned
     raw_database: str = "raw"
     replacing_key: tuple[str, ...] = ()  # ReplacingMergeTree sort key (dedup key under FINAL)
+    partition_by: str | None = None  # ClickHouse PARTITION BY expression
     landing_glob: str | None = None  # files glob relative to the landing dir, when file-based
 
     @property

@@ -4,6 +4,7 @@ dlt source / pipeline of a source (built by `ingestion.pipeline`)."""
 from __future__ import annotations
 
 import datetime as dt
+import functools
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -40,6 +41,7 @@ def raw_table_from_spec(spec: Any, raw_database: str = "raw") -> RawTable:
         replacing_key=tuple(spec.order_by)
         if spec.clickhouse.engine == "ReplacingMergeTree"
         else (),
+        partition_by=spec.clickhouse.partition_by,
         landing_glob=spec.files.path if spec.files and "://" not in spec.files.path else None,
     )
 
@@ -75,6 +77,13 @@ def make_pipeline(source: str, *, window: tuple[dt.datetime, dt.datetime] | None
     from ingestion import pipeline
 
     return pipeline.make_pipeline(source, window=window)
+
+
+@functools.cache
+def spec_pipeline(source: str) -> Any:
+    """The pipeline handed to `@dlt_assets` at load time (specs only; runs build their own).
+    dlt pipelines cost ~0.3 s to construct, so the code location builds one per source."""
+    return make_pipeline(source)
 
 
 def run_kwargs() -> dict[str, Any]:

@@ -33,7 +33,8 @@ class DbtTranslator(DagsterDbtTranslator):
 
     def __init__(self, *, automation: bool = True) -> None:
         super().__init__(DagsterDbtTranslatorSettings(enable_asset_checks=True))
-        self._automation = automation
+        # one shared condition object: eager() builds a whole tree, too costly per model
+        self._condition = dg.AutomationCondition.eager() if automation else None
 
     def get_asset_key(self, dbt_resource_props: Mapping[str, Any]) -> dg.AssetKey:
         return naming.dbt_asset_key(dbt_resource_props)
@@ -57,9 +58,9 @@ class DbtTranslator(DagsterDbtTranslator):
         self, dbt_resource_props: Mapping[str, Any]
     ) -> dg.AutomationCondition | None:
         # keep every model current once its upstream lands; sources are the dlt assets' business
-        if not self._automation or dbt_resource_props["resource_type"] == "source":
+        if dbt_resource_props["resource_type"] == "source":
             return None
-        return dg.AutomationCondition.eager()
+        return self._condition
 
 
 class DltTranslator(DagsterDltTranslator):

@@ -73,16 +73,22 @@ def run_dbt(args: list[str], target_path: Path, check: bool = True) -> DbtRun:
         args, proc.returncode, time.perf_counter() - started, proc.stdout + proc.stderr, target_path
     )
     if check and proc.returncode != 0:
-        raise AssertionError(f"dbt {' '.join(args)} failed ({proc.returncode}):\n{run.output[-6000:]}")
+        raise AssertionError(
+            f"dbt {' '.join(args)} failed ({proc.returncode}):\n{run.output[-6000:]}"
+        )
     return run
 
 
 def land_and_ingest(landing_dir: Path, until: dt.date) -> dict[str, int]:
-    """Publish jafgen days before `until` into the landing dir and load them with dlt into raw."""
+    """Publish jafgen days up to `until` (inclusive) into the landing dir and load them into raw."""
     from ingestion.landing import landing_jaffle
     from ingestion.pipeline import run_source
 
     landing_jaffle(1, until=until, landing_dir=landing_dir)
+    if os.environ.get("ELT_DBT_TESTS_RAW_LOADER") == "direct":
+        from warehouse.client import get_client
+
+        return load_raw_directly(get_client(), landing_dir)
     result = run_source("jaffle_shop", landing_dir=landing_dir)
     return dict(result.row_counts)
 
@@ -144,5 +150,7 @@ def load_raw_directly(client: Any, landing_dir: Path) -> dict[str, int]:
             f"_dlt_load_id) SELECT {', '.join(selects)}, now64(6, 'UTC'), 'direct' FROM {staging}"
         )
         client.command(f"DROP TABLE {staging}")
-        counts[spec.name] = int(scalar(client, f"SELECT count() FROM raw.jaffle_shop___{spec.name}"))
+        counts[spec.name] = int(
+            scalar(client, f"SELECT count() FROM raw.jaffle_shop___{spec.name}")
+        )
     return counts

@@ -30,8 +30,8 @@ from dbt_harness import (
 pytestmark = pytest.mark.integration
 
 FIRST_DAY = dt.date(2018, 9, 1)
-UNTIL = dt.date(2018, 9, 15)  # two weeks of orders (days before UNTIL), ~2k orders
-NEW_DAY = UNTIL  # the "one more simulated day"
+UNTIL = dt.date(2018, 9, 14)  # last landed day: two weeks of orders, ~800
+NEW_DAY = UNTIL + dt.timedelta(days=1)  # the "one more simulated day"
 LATE_DAY = dt.date(2018, 9, 5)  # a day that receives a late order
 INCREMENTAL = ("orders", "order_items", "daily_location_metrics")
 
@@ -101,14 +101,14 @@ def test_build_passes_twice_and_is_idempotent(builds: Builds, client: Any) -> No
 
 def test_marts_hold_every_raw_row(builds: Builds, client: Any) -> None:
     counts = builds.counts_second
-    assert counts["orders"] == raw_count(client, "orders") > 1000
+    assert counts["orders"] == raw_count(client, "orders") > 500
     assert counts["order_items"] == raw_count(client, "items")
     assert counts["customers"] == raw_count(client, "customers")
     assert counts["products"] == raw_count(client, "products")
     assert counts["locations"] == raw_count(client, "stores")
     assert counts["supplies"] == raw_count(client, "supplies")
     days = int(scalar(client, "SELECT uniqExact(toDate(ordered_at)) FROM raw.jaffle_shop___orders"))
-    assert days == (UNTIL - FIRST_DAY).days
+    assert days == (UNTIL - FIRST_DAY).days + 1
 
 
 def _show_create(client: Any, relation: str) -> str:
@@ -154,7 +154,7 @@ def test_show_create_table_matches_declared_layout(builds: Builds, client: Any) 
         checked += 1
     assert checked == len(MART_KEYS)
     # the facts are partitioned monthly; the dimensions version rows for ReplacingMergeTree
-    assert "PARTITION BY toYYYYMM(ordered_date)" in _show_create(client, "marts.orders")
+    assert "PARTITION BY (toYYYYMM(ordered_date))" in _show_create(client, "marts.orders")
     assert "ENGINE = ReplacingMergeTree(loaded_at)" in _show_create(client, "marts.customers")
     assert "ENGINE = SummingMergeTree" in _show_create(client, "marts.daily_location_metrics")
 
@@ -177,7 +177,7 @@ def test_one_more_day_lands_incrementally(
     builds: Builds, workdir: Path, target: Path, client: Any
 ) -> None:
     before = mart_counts(client)
-    land_and_ingest(workdir / "landing", NEW_DAY + dt.timedelta(days=1))
+    land_and_ingest(workdir / "landing", NEW_DAY)
     new_orders = raw_count(client, "orders", day_filter(NEW_DAY))
     assert new_orders > 0
 
@@ -220,7 +220,9 @@ def _insert_late_order(client: Any) -> tuple[str, str]:
 
 def _window_counts(client: Any) -> dict[str, int]:
     return {
-        "orders": int(scalar(client, f"SELECT count() FROM marts.orders WHERE {day_filter(LATE_DAY)}")),
+        "orders": int(
+            scalar(client, f"SELECT count() FROM marts.orders WHERE {day_filter(LATE_DAY)}")
+        ),
         "other_days": int(
             scalar(client, f"SELECT count() FROM marts.orders WHERE NOT {day_filter(LATE_DAY)}")
         ),
@@ -240,12 +242,19 @@ def test_partition_window_picks_up_late_data_and_reruns_idempotently(
     before = _window_counts(client)
     order_id, item_id = _insert_late_order(client)
     window = json.dumps(
-        {"start_date": LATE_DAY.isoformat(), "end_date": (LATE_DAY + dt.timedelta(days=1)).isoformat()}
+        {
+            "start_date": LATE_DAY.isoformat(),
+            "end_date": (LATE_DAY + dt.timedelta(days=1)).isoformat(),
+        }
     )
     select = ["--select", *INCREMENTAL]
 
     run = run_dbt(["build", *select, "--vars", window], target)
-    assert {r["status"] for r in run.run_results["results"]} <= {"success", "pass"}
+    statuses = {r["unique_id"]: r["status"] for r in run.run_results["results"]}
+    # customers (not in the window run) lag the new order: that reconciliation only warns here
+    warned = {uid for uid, status in statuses.items() if status == "warn"}
+    assert warned == {"test.jaffle_shop.assert_customer_lifetime_spend_matches_orders"}
+    assert set(statuses.values()) <= {"success", "pass", "warn"}
     after = _window_counts(client)
     assert after == {
         "orders": before["orders"] + 1,
@@ -253,7 +262,10 @@ def test_partition_window_picks_up_late_data_and_reruns_idempotently(
         "metric_orders": before["metric_orders"] + 1,
     }
     assert scalar(client, f"SELECT count() FROM marts.orders WHERE order_id = '{order_id}'") == 1
-    assert scalar(client, f"SELECT count() FROM marts.order_items WHERE order_item_id = '{item_id}'") == 1
+    assert (
+        scalar(client, f"SELECT count() FROM marts.order_items WHERE order_item_id = '{item_id}'")
+        == 1
+    )
 
     run_dbt(["build", *select, "--vars", window], target)  # the same partition again
     assert _window_counts(client) == after

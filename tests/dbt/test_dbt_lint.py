@@ -22,7 +22,9 @@ def test_models_and_tests_lint_clean(linter: Linter) -> None:
     result = linter.lint_paths(("dbt_project/models", "dbt_project/tests"))
     records = result.as_records()
     violations = {
-        r["filepath"]: [f"L{v['start_line_no']} {v['code']} {v['description']}" for v in r["violations"]]
+        r["filepath"]: [
+            f"L{v['start_line_no']} {v['code']} {v['description']}" for v in r["violations"]
+        ]
         for r in records
         if r["violations"]
     }

@@ -1,4 +1,4 @@
-"""The dbt sources can never drift from the ingestion schema YAMLs (tables or columns, either side)."""
+"""dbt sources can never drift from the ingestion schema YAMLs (tables or columns, either side)."""
 
 from __future__ import annotations
 
@@ -40,7 +40,9 @@ def dbt_tables(source: str) -> Columns:
 def drift(schemas: Columns, sources: Columns) -> list[str]:
     """Human-readable differences between schema YAMLs and dbt sources; empty when in sync."""
     problems = [f"table {t}: in schema YAMLs, not in dbt sources" for t in schemas.keys() - sources]
-    problems += [f"table {t}: in dbt sources, not in schema YAMLs" for t in sources.keys() - schemas]
+    problems += [
+        f"table {t}: in dbt sources, not in schema YAMLs" for t in sources.keys() - schemas
+    ]
     for table in sorted(schemas.keys() & sources.keys()):
         for column in sorted(schemas[table] - sources[table]):
             problems.append(f"{table}.{column}: in schema YAML, not in dbt source")

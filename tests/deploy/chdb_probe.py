@@ -18,7 +18,9 @@ def main() -> None:
     conn = chdb.connect(f"{data_dir}?config-file={config}")
     cursor = conn.cursor()
     results = []
-    for query in json.loads(open(queries).read()):
+    with open(queries) as handle:
+        queue = json.load(handle)
+    for query in queue:
         try:
             cursor.execute(query)
             cursor.fetchall()

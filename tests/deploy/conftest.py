@@ -25,10 +25,7 @@ def interpolate(value: Any, env: Mapping[str, str]) -> Any:
         def sub(match: re.Match[str]) -> str:
             name, op, arg = match["name"], match["op"], match["arg"] or ""
             current = env.get(name)
-            if op in (":-", ":?"):
-                missing = not current
-            else:
-                missing = current is None
+            missing = not current if op in (":-", ":?") else current is None
             if not missing:
                 return current or ""
             if op and op.endswith("?"):

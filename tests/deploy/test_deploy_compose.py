@@ -96,7 +96,9 @@ def test_services_images_and_commands(compose: dict[str, dict[str, Any]], exampl
     assert services["s3"]["profiles"] == ["s3"]
     # the official server image on an LTS line (YY.3 / YY.8), the same default as .env.example
     image = services["clickhouse"]["image"]
-    match = re.fullmatch(r"clickhouse/clickhouse-server:\$\{CLICKHOUSE_VERSION:-(\d+\.(3|8))\}", image)
+    match = re.fullmatch(
+        r"clickhouse/clickhouse-server:\$\{CLICKHOUSE_VERSION:-(\d+\.(3|8))\}", image
+    )
     assert match, image
     assert example_env["CLICKHOUSE_VERSION"] == match[1]
     keeper = compose[CLUSTER]["services"]["clickhouse-keeper"]["image"]
@@ -106,8 +108,16 @@ def test_services_images_and_commands(compose: dict[str, dict[str, Any]], exampl
     assert images == {"${ELT_IMAGE:-clickhouse-elt:latest}"}
     assert all(services[s]["build"]["dockerfile"] == "Dockerfile" for s in DAGSTER_SERVICES)
     assert services["code-server"]["command"] == [
-        "dagster", "api", "grpc", "-m", "orchestration.definitions", "-h", "0.0.0.0", "-p", "4000"
-    ]  # fmt: skip
+        "dagster",
+        "api",
+        "grpc",
+        "-m",
+        "orchestration.definitions",
+        "-h",
+        "0.0.0.0",
+        "-p",
+        "4000",
+    ]
     assert services["webserver"]["command"][0] == "dagster-webserver"
     assert services["daemon"]["command"][:2] == ["dagster-daemon", "run"]
 
@@ -204,10 +214,20 @@ def test_env_example_lists_every_variable(compose_text: dict[str, str], example_
     used = set().union(*(variables(t) for t in compose_text.values()))
     assert used - set(example_env) == set()
     contract = {
-        "CLICKHOUSE_HOST", "CLICKHOUSE_HTTP_PORT", "CLICKHOUSE_TCP_PORT", "CLICKHOUSE_USER",
-        "CLICKHOUSE_PASSWORD", "CLICKHOUSE_SECURE", "CLICKHOUSE_RAW_DATABASE", "CLICKHOUSE_CLUSTER",
-    }  # fmt: skip
-    roles = {f"CLICKHOUSE_{r}_{k}" for r in ("LOADER", "TRANSFORMER", "ANALYST") for k in ("USER", "PASSWORD")}
+        "CLICKHOUSE_HOST",
+        "CLICKHOUSE_HTTP_PORT",
+        "CLICKHOUSE_TCP_PORT",
+        "CLICKHOUSE_USER",
+        "CLICKHOUSE_PASSWORD",
+        "CLICKHOUSE_SECURE",
+        "CLICKHOUSE_RAW_DATABASE",
+        "CLICKHOUSE_CLUSTER",
+    }
+    roles = {
+        f"CLICKHOUSE_{r}_{k}"
+        for r in ("LOADER", "TRANSFORMER", "ANALYST")
+        for k in ("USER", "PASSWORD")
+    }
     assert contract | roles <= set(example_env)
     for key, value in example_env.items():
         if SECRET_KEY.search(key) and key != "S3_ACCESS_KEY_ID":
@@ -243,7 +263,9 @@ def test_one_shared_instance_config_and_least_privilege(compose: dict[str, dict[
         assert "CLICKHOUSE_ADMIN_PASSWORD" not in text or name == "clickhouse", name
     # the init script and the SQL template reach the server
     volumes = services["clickhouse"]["volumes"]
-    assert "./deploy/clickhouse/bootstrap.sh:/docker-entrypoint-initdb.d/10-bootstrap.sh:ro" in volumes
+    assert (
+        "./deploy/clickhouse/bootstrap.sh:/docker-entrypoint-initdb.d/10-bootstrap.sh:ro" in volumes
+    )
     assert os.access(DEPLOY / "clickhouse" / "bootstrap.sh", os.X_OK), "the image executes it"
 
 
@@ -263,19 +285,25 @@ def test_cluster_profile_switch(compose: dict[str, dict[str, Any]]) -> None:
     # replicas: hostnames = remote_servers hosts = macros, distinct per replica
     hosts = re.findall(r"<host>([^<]+)</host>", _xml("remote-servers.xml"))
     assert hosts == ["clickhouse-01", "clickhouse-02"]
-    for index, (service, host) in enumerate(zip(("clickhouse", "clickhouse-02"), hosts, strict=True)):
+    for index, (service, host) in enumerate(
+        zip(("clickhouse", "clickhouse-02"), hosts, strict=True)
+    ):
         assert services[service]["hostname"] == host
         macros = _xml(f"macros-0{index + 1}.xml")
         assert f"<replica>{host}</replica>" in macros and "<cluster>elt</cluster>" in macros
         mounts = services[service]["volumes"]
-        assert f"./deploy/clickhouse/cluster/macros-0{index + 1}.xml:/etc/clickhouse-server/config.d/macros.xml:ro" in mounts
+        source = f"./deploy/clickhouse/cluster/macros-0{index + 1}.xml"
+        assert f"{source}:/etc/clickhouse-server/config.d/macros.xml:ro" in mounts
     assert "<host>clickhouse-keeper</host>" in _xml("use-keeper.xml")
     assert "<hostname>clickhouse-keeper</hostname>" in _xml("keeper.xml")
     # only replica 1 runs the bootstrap (ON CLUSTER reaches replica 2)
     assert not any("initdb" in v for v in services["clickhouse-02"]["volumes"])
     # Dagster: one container per run; the launcher's env_vars exist where it launches (daemon)
     for name in DAGSTER_SERVICES:
-        assert "./deploy/dagster.cluster.yaml:/opt/dagster/dagster_home/dagster.yaml:ro" in services[name]["volumes"]
+        assert (
+            "./deploy/dagster.cluster.yaml:/opt/dagster/dagster_home/dagster.yaml:ro"
+            in services[name]["volumes"]
+        )
     for name in ("daemon", "webserver"):
         assert "/var/run/docker.sock:/var/run/docker.sock" in services[name]["volumes"]
     launcher = yaml.safe_load((DEPLOY / "dagster.cluster.yaml").read_text())["run_launcher"]

@@ -68,9 +68,9 @@ def test_multi_stage_non_root_runtime() -> None:
     runtime = structure[last_from:]
     users = [i["value"] for i in runtime if i["instruction"] == "USER"]
     assert users and users[-1].split(":")[0] not in ("0", "root")
-    assert any(
-        i["instruction"] == "COPY" and "--from=build" in i["value"] for i in runtime
-    ), "the runtime stage copies the built /app"
+    assert any(i["instruction"] == "COPY" and "--from=build" in i["value"] for i in runtime), (
+        "the runtime stage copies the built /app"
+    )
     # no build tooling (uv, pip installs) in the runtime stage
     assert not [i for i in runtime if i["instruction"] == "RUN" and "uv " in i["value"]]
 

@@ -68,6 +68,26 @@ def http_ok(url: str) -> bool:
         return False
 
 
+def failure_events(postgres_url: str, run_id: str) -> str:
+    """The run's error events (from the Postgres event log) for an assertion message."""
+    from sqlalchemy import create_engine, text
+
+    engine = create_engine(postgres_url)
+    try:
+        with engine.connect() as conn:
+            rows = conn.execute(
+                text(
+                    "SELECT dagster_event_type, event FROM event_logs WHERE run_id = :id"
+                    " AND (dagster_event_type IN ('STEP_FAILURE', 'RUN_FAILURE', 'ENGINE_EVENT')"
+                    " OR event LIKE '%error%') ORDER BY id"
+                ),
+                {"id": run_id},
+            ).all()
+    finally:
+        engine.dispose()
+    return "\n".join(f"{kind}: {event[:1500]}" for kind, event in rows)
+
+
 class Processes:
     """The three long-running processes, each in its own session so it can be stopped whole."""
 
@@ -78,9 +98,13 @@ class Processes:
         log = (self.logs / f"{name}.log").open("w")
         self.procs.append(
             subprocess.Popen(
-                command, cwd=REPO, env=self.env, stdout=log, stderr=subprocess.STDOUT,
+                command,
+                cwd=REPO,
+                env=self.env,
+                stdout=log,
+                stderr=subprocess.STDOUT,
                 start_new_session=True,
-            )  # fmt: skip
+            )
         )
 
     def stop(self) -> None:
@@ -123,21 +147,46 @@ def topology(warehouse, postgres_url: str, tmp_path: Path) -> Iterator[dict[str,
     procs = Processes(env, logs)
     try:
         # the same commands as the compose services (bound to loopback here)
-        procs.start("code-server", str(BIN / "dagster"), "api", "grpc",
-                    "-m", "orchestration.definitions", "-h", "127.0.0.1", "-p", str(grpc_port))  # fmt: skip
+        procs.start(
+            "code-server",
+            str(BIN / "dagster"),
+            "api",
+            "grpc",
+            "-m",
+            "orchestration.definitions",
+            "-h",
+            "127.0.0.1",
+            "-p",
+            str(grpc_port),
+        )
         wait_until(
-            lambda: succeeds(str(BIN / "dagster"), "api", "grpc-health-check",
-                             "-p", str(grpc_port), env=env),  # fmt: skip
-            300, "code server", logs,
-        )  # fmt: skip
-        procs.start("webserver", str(BIN / "dagster-webserver"), "--host", "127.0.0.1",
-                    "--port", str(web_port), "--workspace", workspace)  # fmt: skip
+            lambda: succeeds(
+                str(BIN / "dagster"), "api", "grpc-health-check", "-p", str(grpc_port), env=env
+            ),
+            300,
+            "code server",
+            logs,
+        )
+        procs.start(
+            "webserver",
+            str(BIN / "dagster-webserver"),
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(web_port),
+            "--workspace",
+            workspace,
+        )
         procs.start("daemon", str(BIN / "dagster-daemon"), "run", "--workspace", workspace)
-        wait_until(lambda: http_ok(f"http://127.0.0.1:{web_port}/server_info"), 180, "webserver", logs)
+        wait_until(
+            lambda: http_ok(f"http://127.0.0.1:{web_port}/server_info"), 180, "webserver", logs
+        )
         wait_until(
             lambda: succeeds(str(BIN / "dagster-daemon"), "liveness-check", env=env),
-            180, "daemon", logs,
-        )  # fmt: skip
+            180,
+            "daemon",
+            logs,
+        )
         yield {"web_port": web_port, "logs": logs, "storage": tmp_path / "storage"}
     finally:
         procs.stop()
@@ -146,8 +195,10 @@ def topology(warehouse, postgres_url: str, tmp_path: Path) -> Iterator[dict[str,
 @pytest.mark.integration
 @pytest.mark.slow
 def test_run_through_webserver_daemon_and_code_server(topology, postgres_url: str) -> None:
+    from dagster import DagsterEventType
     from dagster_graphql import DagsterGraphQLClient, DagsterGraphQLClientError
     from sqlalchemy import create_engine, text
+
     from warehouse.client import get_client
 
     logs = topology["logs"]
@@ -176,7 +227,8 @@ def test_run_through_webserver_daemon_and_code_server(topology, postgres_url: st
         if status in TERMINAL:
             break
         time.sleep(2)
-    assert status == "SUCCESS", f"run {run_id} ended {status}\n{tail_logs(logs, 80)}"
+    failures = "" if status == "SUCCESS" else failure_events(postgres_url, run_id)
+    assert status == "SUCCESS", f"run {run_id} ended {status}\n{failures}\n{tail_logs(logs, 30)}"
 
     engine = create_engine(postgres_url)
     try:
@@ -201,10 +253,13 @@ def test_run_through_webserver_daemon_and_code_server(topology, postgres_url: st
         engine.dispose()
     assert tuple(row) == ("SUCCESS", JOB)
     # queued by the webserver, dequeued by the daemon, executed by the code server's run worker
-    for event in ("RUN_ENQUEUED", "RUN_DEQUEUED", "RUN_STARTING", "RUN_START", "RUN_SUCCESS"):
-        assert events.get(event) == 1, (event, events)
+    # (the event log stores run events under their legacy PIPELINE_* names)
+    run_events = ("RUN_ENQUEUED", "RUN_DEQUEUED", "RUN_STARTING", "RUN_START", "RUN_SUCCESS")
+    for event in run_events:
+        assert events.get(DagsterEventType[event].value) == 1, (event, events)
     assert events.get("ASSET_MATERIALIZATION", 0) >= 1, events
     assert events.get("STEP_SUCCESS", 0) >= 1, events
+    assert events.get("ASSET_CHECK_EVALUATION", 0) >= 1, events
     assert {"QUEUED_RUN_COORDINATOR", "MONITORING", "SCHEDULER", "SENSOR"} <= daemons
     # the step's stdout/stderr went to the configured compute-log directory
     assert any((topology["storage"] / "compute_logs").rglob("*"))

@@ -8,12 +8,17 @@ from __future__ import annotations
 
 import csv
 import json
+import os
+import signal
+import subprocess
+import time
+import urllib.request
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from .conftest import DEMO_UNTIL, Project
+from .conftest import BIN, DEMO_UNTIL, ROOT, Project, free_ports
 
 pytestmark = pytest.mark.integration
 
@@ -183,3 +188,54 @@ def test_second_run_is_idempotent(project: Project, first_run: dict[str, Any]) -
     assert len(facts["runs"]) > len(first_run["instance"]["runs"])
     assert all(r.is_success for r in facts["runs"])
     assert not [k for k, passed in facts["evaluations"].items() if not passed]
+
+
+RUNS_QUERY = "{ runsOrError { ... on Runs { results { runId status } } } }"
+
+
+def graphql(port: int, query: str) -> dict[str, Any]:
+    request = urllib.request.Request(
+        f"http://127.0.0.1:{port}/graphql",
+        data=json.dumps({"query": query}).encode(),
+        headers={"Content-Type": "application/json"},
+    )
+    with urllib.request.urlopen(request, timeout=30) as response:
+        return json.loads(response.read())
+
+
+def test_dev_shows_the_demo_runs_and_ctrl_c_leaves_the_endpoint_running(
+    project: Project, first_run: dict[str, Any]
+) -> None:
+    (port,) = free_ports(1)
+    process = subprocess.Popen(
+        [str(BIN / "elt"), "dev", "--port", str(port)],
+        cwd=ROOT,
+        env=project.env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        start_new_session=True,  # its own process group, like a terminal's foreground job
+    )
+    try:
+        deadline = time.monotonic() + 480
+        runs = None
+        while time.monotonic() < deadline and process.poll() is None:
+            try:
+                answer = graphql(port, RUNS_QUERY)
+                runs = answer["data"]["runsOrError"]["results"]
+                break
+            except (OSError, KeyError, ValueError):
+                time.sleep(2)
+        assert runs is not None, "dagster dev did not answer"
+        demo_runs = {r.run_id for r in first_run["instance"]["runs"]}
+        assert demo_runs <= {r["runId"] for r in runs}
+        assert all(r["status"] == "SUCCESS" for r in runs if r["runId"] in demo_runs)
+    finally:
+        os.killpg(process.pid, signal.SIGINT)  # what Ctrl-C in the terminal does
+        output, _ = process.communicate(timeout=120)
+    assert f"Dagster UI: http://127.0.0.1:{port}" in output
+    assert "Dagster stopped." in output
+    assert "stop it with `uv run elt warehouse stop`" in output
+    http_port = project.env["CLICKHOUSE_HTTP_PORT"]
+    with urllib.request.urlopen(f"http://127.0.0.1:{http_port}/ping", timeout=10) as ping:
+        assert ping.read().strip() == b"Ok."  # the endpoint is still running

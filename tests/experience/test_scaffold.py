@@ -52,7 +52,7 @@ def test_columns_are_grouped_like_the_style_guide() -> None:
 def test_sql_has_one_import_cte_on_the_source_read_final_then_grouped_columns() -> None:
     sql = render_staging_sql(REVIEWS)
     assert sql.startswith(
-        "with\n\nsource as (\n\n    select * from {{ source('shop', 'reviews') }} final"
+        "with\n\nsource as (\n\n    select * from {{ source('shop', 'reviews') }} {{ final() }}"
     )
     assert sql.rstrip().endswith("select * from final")
     body = sql.split("    select\n", 1)[1].split("    from source")[0]
@@ -72,13 +72,13 @@ def test_sql_has_one_import_cte_on_the_source_read_final_then_grouped_columns() 
         "review_date,",
         "-- timestamps",
         "reviewed_at,",
-        "{{ dlt_loaded_at() }} as loaded_at",
+        "_ingested_at as loaded_at",
     ]
 
 
 def test_append_only_tables_are_not_read_final() -> None:
     shape = TableShape("s", "events", (Column("id", "integer"),), ("id",), deduplicate=False)
-    assert "}} final" not in render_staging_sql(shape)
+    assert "final()" not in render_staging_sql(shape)
 
 
 def test_yaml_tests_a_single_primary_key_unique_and_not_null() -> None:
@@ -130,7 +130,25 @@ def test_empty_tables_are_refused() -> None:
         render_staging_sql(TableShape("s", "t", (), ()))
 
 
-def test_paths_follow_the_staging_folder_convention(tmp_path: Path) -> None:
+def test_a_new_source_gets_its_folder_models_file(tmp_path: Path) -> None:
     sql, yml = staging_paths(REVIEWS, tmp_path)
     assert sql == tmp_path / "models/staging/shop/stg_shop__reviews.sql"
-    assert yml == tmp_path / "models/staging/shop/stg_shop__reviews.yml"
+    assert yml == tmp_path / "models/staging/shop/_shop__models.yml"
+
+
+def test_an_existing_source_folder_gets_a_yaml_per_new_model(tmp_path: Path) -> None:
+    folder = tmp_path / "models/staging/shop"
+    folder.mkdir(parents=True)
+    (folder / "_shop__models.yml").write_text("version: 2\nmodels:\n  - name: stg_shop__x\n")
+    _, yml = staging_paths(REVIEWS, tmp_path)
+    assert yml == folder / "stg_shop__reviews.yml"
+
+
+def test_a_model_already_in_the_folder_file_is_found_there(tmp_path: Path) -> None:
+    folder = tmp_path / "models/staging/shop"
+    folder.mkdir(parents=True)
+    (folder / "stg_shop__reviews.sql").write_text("select 1\n")
+    text = "version: 2\nmodels:\n  - name: stg_shop__reviews\n"
+    (folder / "_shop__models.yml").write_text(text)
+    _, yml = staging_paths(REVIEWS, tmp_path)
+    assert yml == folder / "_shop__models.yml"

@@ -112,9 +112,9 @@ def test_timestamps_with_offsets_and_mixed_forms(tmp_path: Path) -> None:
     batch = _batch(at=["2018-09-01T09:10:00Z", "2018-09-01T11:10:00+02:00"])
     result = conform(batch, _spec(tmp_path))
     assert result.rejected == []
-    assert result.table.column("at").to_pylist() == [
-        dt.datetime(2018, 9, 1, 9, 10, tzinfo=dt.UTC)
-    ] * 2
+    assert (
+        result.table.column("at").to_pylist() == [dt.datetime(2018, 9, 1, 9, 10, tzinfo=dt.UTC)] * 2
+    )
 
 
 def test_typed_input_is_cast(tmp_path: Path) -> None:

@@ -74,7 +74,10 @@ def test_column_hints_carry_types_keys_and_cursor() -> None:
     orders = next(s for s in load_schemas() if s.name == "orders")
     hints = column_hints(orders)
     assert hints["id"] == {
-        "name": "id", "data_type": "text", "nullable": False, "description": "Order id.",
+        "name": "id",
+        "data_type": "text",
+        "nullable": False,
+        "description": "Order id.",
         "primary_key": True,
     }
     assert hints["ordered_at"]["incremental"] is True
@@ -111,8 +114,10 @@ def test_source_has_one_resource_per_table_with_hints(tmp_path: Path) -> None:
 def test_files_are_skipped_once_loaded_and_cursor_keeps_only_newer_rows(tmp_path: Path) -> None:
     spec = _events(tmp_path)
     landing = tmp_path / "landing"
-    _csv(landing / "src/events/2020-01-01.csv", [(1, "2020-01-01T10:00:00", "a"),
-                                                 (2, "2020-01-01T11:00:00", "b")])
+    _csv(
+        landing / "src/events/2020-01-01.csv",
+        [(1, "2020-01-01T10:00:00", "a"), (2, "2020-01-01T11:00:00", "b")],
+    )
     state: dict = {}
     stats = TableStats()
     first = _rows(list(files_rows(spec, landing, stats=stats, state=state)))
@@ -125,9 +130,14 @@ def test_files_are_skipped_once_loaded_and_cursor_keeps_only_newer_rows(tmp_path
     assert stats.files_skipped == 1 and stats.files_read == 0
     # a newer file: only its rows; a rewritten old file: rows older than the cursor are dropped
     _csv(landing / "src/events/2020-01-02.csv", [(3, "2020-01-02T09:00:00", "c")])
-    _csv(landing / "src/events/2020-01-01.csv", [(1, "2020-01-01T10:00:00", "a2"),
-                                                 (2, "2020-01-01T11:00:00", "b"),
-                                                 (9, "2020-01-01T11:00:00", "same time")])
+    _csv(
+        landing / "src/events/2020-01-01.csv",
+        [
+            (1, "2020-01-01T10:00:00", "a2"),
+            (2, "2020-01-01T11:00:00", "b"),
+            (9, "2020-01-01T11:00:00", "same time"),
+        ],
+    )
     rows = _rows(list(files_rows(spec, landing, state=state)))
     # id 9 shares the last cursor value but was never loaded: kept (boundary keys)
     assert sorted(r["id"] for r in rows) == [3, 9]
@@ -137,8 +147,10 @@ def test_window_reads_only_that_day_and_keeps_state(tmp_path: Path) -> None:
     spec = _events(tmp_path)
     landing = tmp_path / "landing"
     _csv(landing / "src/events/2020-01-01.csv", [(1, "2020-01-01T10:00:00", "a")])
-    _csv(landing / "src/events/2020-01-02.csv", [(2, "2020-01-02T10:00:00", "b"),
-                                                 (3, "2020-01-03T00:00:00", "late")])
+    _csv(
+        landing / "src/events/2020-01-02.csv",
+        [(2, "2020-01-02T10:00:00", "b"), (3, "2020-01-03T00:00:00", "late")],
+    )
     state: dict = {}
     start = dt.datetime(2020, 1, 2, tzinfo=dt.UTC)
     window = (start, start + dt.timedelta(days=1))
@@ -155,9 +167,14 @@ def test_window_reads_only_that_day_and_keeps_state(tmp_path: Path) -> None:
 def test_rejected_rows_are_yielded_to_the_rejected_table(tmp_path: Path) -> None:
     spec = _events(tmp_path)
     landing = tmp_path / "landing"
-    _csv(landing / "src/events/2020-01-01.csv", [(1, "2020-01-01T10:00:00", "a"),
-                                                 ("x", "2020-01-01T11:00:00", "bad id"),
-                                                 (3, "not a time", "bad at")])
+    _csv(
+        landing / "src/events/2020-01-01.csv",
+        [
+            (1, "2020-01-01T10:00:00", "a"),
+            ("x", "2020-01-01T11:00:00", "bad id"),
+            (3, "not a time", "bad at"),
+        ],
+    )
     stats = TableStats()
     items = list(files_rows(spec, landing, stats=stats, state={}))
     assert stats.rejected == 2 and stats.rows == 1
@@ -179,12 +196,16 @@ def test_offline_extract_and_normalize_make_parquet_jobs(tmp_path: Path, monkeyp
     monkeypatch.setenv("NORMALIZE__PARQUET_NORMALIZER__ADD_DLT_LOAD_ID", "true")
     spec = _events(tmp_path)
     landing = tmp_path / "landing"
-    _csv(landing / "src/events/2020-01-01.csv", [(1, "2020-01-01T10:00:00", "a"),
-                                                 ("bad", "2020-01-01T11:00:00", "b")])
+    _csv(
+        landing / "src/events/2020-01-01.csv",
+        [(1, "2020-01-01T10:00:00", "a"), ("bad", "2020-01-01T11:00:00", "b")],
+    )
     stats = RunStats()
     source = make_source("src", [spec], landing, stats=stats)
     pipeline = dlt.pipeline(
-        "offline_test", pipelines_dir=str(tmp_path / "dlt"), destination="clickhouse",
+        "offline_test",
+        pipelines_dir=str(tmp_path / "dlt"),
+        destination="clickhouse",
         dataset_name="src",
     )
     pipeline.extract(source, loader_file_format="parquet")
@@ -209,7 +230,7 @@ def test_ddl_declares_engine_keys_and_types(tmp_path: Path) -> None:
     assert "`at` DateTime64(6, 'UTC')" in sql
     assert "ENGINE = ReplacingMergeTree(`_ingested_at`)" in sql
     assert "PARTITION BY toYYYYMM(at)" in sql
-    assert "ORDER BY (`id`)" in sql
+    assert "ORDER BY `id`" in sql
     assert "SETTINGS index_granularity = 1024" in sql
     assert "`_dlt_load_id` String" in sql
     rejected = create_rejected_table_sql("src", "raw")

@@ -33,10 +33,13 @@ def _raw_dir(tmp_path: Path) -> Path:
     (raw / "raw_items.csv").write_text(
         "id,order_id,sku\ni1,o1,JAF-001\ni2,o1,BEV-001\ni3,o2,JAF-002\ni4,o3,JAF-003\n"
     )
-    for name, header in [("customers", "id,name"), ("products", "sku,name,type,price,description"),
-                         ("stores", "id,name,opened_at,tax_rate"),
-                         ("supplies", "id,name,cost,perishable,sku"),
-                         ("tweets", "id,user_id,tweeted_at,content")]:
+    for name, header in [
+        ("customers", "id,name"),
+        ("products", "sku,name,type,price,description"),
+        ("stores", "id,name,opened_at,tax_rate"),
+        ("supplies", "id,name,cost,perishable,sku"),
+        ("tweets", "id,user_id,tweeted_at,content"),
+    ]:
         (raw / f"raw_{name}.csv").write_text(header + "\n")
     return raw
 
@@ -54,7 +57,8 @@ def test_publish_daily_files_with_items_ordered_at(tmp_path: Path) -> None:
     assert sorted(p.name for p in orders_dir.iterdir()) == ["2018-09-01.csv", "2018-09-02.csv"]
     items = _read(landing / "jaffle_shop" / "items" / "2018-09-01.csv")
     assert [(i["id"], i["ordered_at"]) for i in items] == [
-        ("i1", "2018-09-01T09:00:00"), ("i2", "2018-09-01T09:00:00")
+        ("i1", "2018-09-01T09:00:00"),
+        ("i2", "2018-09-01T09:00:00"),
     ]
     assert (landing / "jaffle_shop" / "customers" / "customers.csv").exists()
     # one more day: only the new day's files are written, old ones keep their mtime
@@ -108,19 +112,42 @@ def test_schema_new_infers_a_valid_yaml(tmp_path: Path) -> None:
     spec = parse_table_file(path)
     types = {c.name: c.type for c in spec.columns}
     assert types == {
-        "id": "int64", "customer_name": "string", "amount": "float", "paid": "boolean",
-        "created_at": "timestamp(6, UTC)", "day": "date", "ref": "uuid",
+        "id": "int64",
+        "customer_name": "string",
+        "amount": "float",
+        "paid": "boolean",
+        "created_at": "timestamp(6, UTC)",
+        "day": "date",
+        "ref": "uuid",
     }
     assert spec.primary_key == ["id"] and spec.cursor == "created_at"
     result = runner.invoke(
-        app, ["schema", "new", "shop", "orders", "--from", str(sample),
-              "--schemas-dir", str(tmp_path / "cli")],
+        app,
+        [
+            "schema",
+            "new",
+            "shop",
+            "orders",
+            "--from",
+            str(sample),
+            "--schemas-dir",
+            str(tmp_path / "cli"),
+        ],
     )
     assert result.exit_code == 0, result.output
     assert (tmp_path / "cli" / "shop" / "orders.yml").exists()
     again = runner.invoke(
-        app, ["schema", "new", "shop", "orders", "--from", str(sample),
-              "--schemas-dir", str(tmp_path / "cli")],
+        app,
+        [
+            "schema",
+            "new",
+            "shop",
+            "orders",
+            "--from",
+            str(sample),
+            "--schemas-dir",
+            str(tmp_path / "cli"),
+        ],
     )
     assert again.exit_code == 1 and "exists" in again.output
 
@@ -136,9 +163,15 @@ def test_cli_validate_reports_every_bad_file(tmp_path: Path) -> None:
     ok = runner.invoke(app, ["schema", "validate"])
     assert ok.exit_code == 0 and "7 table(s)" in ok.output
     bad = tmp_path / "schemas"
-    write_yaml(bad, "s", "a", "name: a\nfiles: {path: a.csv}\ncolumns:\n  - {name: id, type: nope}\n")
-    write_yaml(bad, "s", "b", "name: b\nfiles: {path: b.csv}\ncolumns: [{name: id, type: int8}]\n"
-                              "primary_key: [x]\n")
+    write_yaml(
+        bad, "s", "a", "name: a\nfiles: {path: a.csv}\ncolumns:\n  - {name: id, type: nope}\n"
+    )
+    write_yaml(
+        bad,
+        "s",
+        "b",
+        "name: b\nfiles: {path: b.csv}\ncolumns: [{name: id, type: int8}]\nprimary_key: [x]\n",
+    )
     result = runner.invoke(app, ["schema", "validate", "--schemas-dir", str(bad)])
     assert result.exit_code == 1
     assert f"{bad / 's' / 'a.yml'}:4: columns[0].type: unknown type 'nope'" in result.output

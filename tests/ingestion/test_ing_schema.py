@@ -91,40 +91,120 @@ def _error(root: Path, table: str, text: str) -> SchemaError:
 @pytest.mark.parametrize(
     ("table", "edit", "line", "field", "message"),
     [
-        ("t", lambda t: t.replace("type: decimal(10, 2)", "type: money"), 8, "columns[1].type",
-         "unknown type 'money'"),
-        ("t", lambda t: t.replace("primary_key: [id]", "primary_key: [idx]"), 11,
-         "primary_key[0]", "'idx' is not a declared column"),
+        (
+            "t",
+            lambda t: t.replace("type: decimal(10, 2)", "type: money"),
+            8,
+            "columns[1].type",
+            "unknown type 'money'",
+        ),
+        (
+            "t",
+            lambda t: t.replace("primary_key: [id]", "primary_key: [idx]"),
+            11,
+            "primary_key[0]",
+            "'idx' is not a declared column",
+        ),
         ("t", lambda t: t + "colour: blue\n", 12, "colour", "unknown key"),
-        ("t", lambda t: t.replace("  - name: amount", "  - name: 2amount"), 7,
-         "columns[1].name", "not a valid identifier"),
-        ("t", lambda t: t.replace("  - name: amount", "  - name: id"), 7, "columns[1].name",
-         "duplicate column 'id'"),
-        ("t", lambda t: t.replace("name: t\n", "name: other\n"), 1, "name",
-         "must equal the file name"),
-        ("t", lambda t: t + "incremental:\n  cursor: nope\n", 13, "incremental.cursor",
-         "'nope' is not a declared column"),
-        ("t", lambda t: t + "clickhouse:\n  partition_by: toYYYYMM(missing)\n", 13,
-         "clickhouse.partition_by", "'missing' is not a declared column"),
-        ("t", lambda t: t + "clickhouse:\n  partition_by: 'x; drop table y'\n", 13,
-         "clickhouse.partition_by", ""),
-        ("t", lambda t: t.replace("primary_key: [id]\n", "write_disposition: merge\n"), 11,
-         "write_disposition", "merge needs a primary_key"),
+        (
+            "t",
+            lambda t: t.replace("  - name: amount", "  - name: 2amount"),
+            7,
+            "columns[1].name",
+            "not a valid identifier",
+        ),
+        (
+            "t",
+            lambda t: t.replace("  - name: amount", "  - name: id"),
+            7,
+            "columns[1].name",
+            "duplicate column 'id'",
+        ),
+        (
+            "t",
+            lambda t: t.replace("name: t\n", "name: other\n"),
+            1,
+            "name",
+            "must equal the file name",
+        ),
+        (
+            "t",
+            lambda t: t + "incremental:\n  cursor: nope\n",
+            13,
+            "incremental.cursor",
+            "'nope' is not a declared column",
+        ),
+        (
+            "t",
+            lambda t: t + "clickhouse:\n  partition_by: toYYYYMM(missing)\n",
+            13,
+            "clickhouse.partition_by",
+            "'missing' is not a declared column",
+        ),
+        (
+            "t",
+            lambda t: t + "clickhouse:\n  partition_by: 'x; drop table y'\n",
+            13,
+            "clickhouse.partition_by",
+            "",
+        ),
+        (
+            "t",
+            lambda t: t.replace("primary_key: [id]\n", "write_disposition: merge\n"),
+            11,
+            "write_disposition",
+            "merge needs a primary_key",
+        ),
         ("t", lambda t: t + "schedule: every day\n", 12, "schedule", "not a valid cron"),
-        ("t", lambda t: t + "freshness:\n  max_lag: soon\n", 13, "freshness.max_lag",
-         "not a duration"),
-        ("t", lambda t: t.replace("files:\n  path: src/t/*.csv\n", ""), 1, "",
-         "exactly one of `files` or `sql`"),
-        ("t", lambda t: t.replace("    type: int64", "    type: int64\n    nullable: true"), 12,
-         "primary_key[0]", "key column 'id' cannot be nullable"),
-        ("t", lambda t: t + "sql:\n  url_env: lower-case\n  table: x\n", 13, "sql.url_env",
-         "not an environment variable name"),
-        ("t", lambda t: t.replace("path: src/t/*.csv", "path: ../outside/*.csv"), 3,
-         "files.path", "'..' is not allowed"),
-        ("t", lambda t: t.replace("path: src/t/*.csv", "path: src/t/*.txt"), 2, "files",
-         "cannot tell the format"),
-        ("t", lambda t: t + "incremental:\n  cursor: created_at\n  initial_value: yesterday\n",
-         14, "incremental.initial_value", "not a valid timestamp"),
+        (
+            "t",
+            lambda t: t + "freshness:\n  max_lag: soon\n",
+            13,
+            "freshness.max_lag",
+            "not a duration",
+        ),
+        (
+            "t",
+            lambda t: t.replace("files:\n  path: src/t/*.csv\n", ""),
+            1,
+            "",
+            "exactly one of `files` or `sql`",
+        ),
+        (
+            "t",
+            lambda t: t.replace("    type: int64", "    type: int64\n    nullable: true"),
+            12,
+            "primary_key[0]",
+            "key column 'id' cannot be nullable",
+        ),
+        (
+            "t",
+            lambda t: t + "sql:\n  url_env: lower-case\n  table: x\n",
+            13,
+            "sql.url_env",
+            "not an environment variable name",
+        ),
+        (
+            "t",
+            lambda t: t.replace("path: src/t/*.csv", "path: ../outside/*.csv"),
+            3,
+            "files.path",
+            "'..' is not allowed",
+        ),
+        (
+            "t",
+            lambda t: t.replace("path: src/t/*.csv", "path: src/t/*.txt"),
+            2,
+            "files",
+            "cannot tell the format",
+        ),
+        (
+            "t",
+            lambda t: t + "incremental:\n  cursor: created_at\n  initial_value: yesterday\n",
+            14,
+            "incremental.initial_value",
+            "not a valid timestamp",
+        ),
     ],
 )
 def test_problems_name_file_line_and_field(
@@ -185,7 +265,9 @@ def test_defaults_and_derived_values(schemas_dir: Path) -> None:
     assert spec.order_by == ["id"]
     assert spec.version_column == "_ingested_at"
     assert spec.contract.new_columns == "evolve"
-    no_key = BASE.format(table="u").replace("primary_key: [id]\n", "clickhouse:\n  engine: MergeTree\n")
+    no_key = BASE.format(table="u").replace(
+        "primary_key: [id]\n", "clickhouse:\n  engine: MergeTree\n"
+    )
     spec = parse_table_file(write_yaml(schemas_dir, "src", "u", no_key))
     assert spec.resolved_write_disposition == "append"
     assert spec.order_by == []
@@ -193,7 +275,8 @@ def test_defaults_and_derived_values(schemas_dir: Path) -> None:
 
 def test_sql_origin(schemas_dir: Path) -> None:
     text = BASE.format(table="t").replace(
-        "files:\n  path: src/t/*.csv\n", "sql:\n  url_env: SHOP_DB_URL\n  schema: public\n  table: t\n"
+        "files:\n  path: src/t/*.csv\n",
+        "sql:\n  url_env: SHOP_DB_URL\n  schema: public\n  table: t\n",
     )
     spec = parse_table_file(write_yaml(schemas_dir, "src", "t", text))
     assert spec.sql.url_env == "SHOP_DB_URL"

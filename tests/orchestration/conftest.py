@@ -3,16 +3,13 @@ landing data (jafgen 1 year, first week only) and an isolated dlt working direct
 
 from __future__ import annotations
 
-import datetime as dt
 import os
 from collections.abc import Iterator
 from pathlib import Path
 
 import dagster as dg
 import pytest
-
-FIRST_DAY = dt.date(2018, 9, 1)
-PUBLISHED_UNTIL = dt.date(2018, 9, 7)  # landing holds days 09-01 .. 09-07
+from orch_support import PUBLISHED_UNTIL
 
 
 @pytest.fixture(scope="session")
@@ -54,12 +51,3 @@ def landing(orch_env: dict[str, str]) -> Path:
     landing_dir = Path(orch_env["ELT_LANDING_DIR"])
     landing_jaffle(years=1, until=PUBLISHED_UNTIL, landing_dir=landing_dir)
     return landing_dir
-
-
-def csv_rows_by_day(landing_dir: Path, table: str) -> dict[str, int]:
-    """Data rows in each daily landing file of `table` (the expected rows of a partition)."""
-    out = {}
-    for path in sorted((landing_dir / "jaffle_shop" / table).glob("*.csv")):
-        with path.open() as handle:
-            out[path.stem] = sum(1 for _ in handle) - 1
-    return out

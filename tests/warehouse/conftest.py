@@ -1,4 +1,4 @@
-"""Fixtures for the endpoint compatibility suite (the `warehouse` fixture is in tests/conftest.py)."""
+"""Fixtures for the endpoint compatibility suite (`warehouse` itself is in tests/conftest.py)."""
 
 from __future__ import annotations
 

@@ -103,9 +103,7 @@ def test_streaming_response_abandoned_by_client(warehouse, ch) -> None:
     marker = f"big_{uuid.uuid4().hex[:8]}"
     sql = f"SELECT number, '{marker}' FROM numbers(100000000000) FORMAT RowBinary".encode()
     sock = socket.create_connection((warehouse.host, warehouse.http_port))
-    sock.sendall(
-        f"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: {len(sql)}\r\n\r\n".encode() + sql
-    )
+    sock.sendall(f"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: {len(sql)}\r\n\r\n".encode() + sql)
     assert sock.recv(65536)  # data is flowing
     sock.close()
     deadline = time.monotonic() + 15

@@ -40,22 +40,43 @@ UID = uuid.UUID("12345678-1234-5678-1234-567812345678")
 
 def _row(i: int, null: bool) -> list:
     return [
-        255 - i, 65535, 4_000_000_000 + i, 2**64 - 1 - i, 2**127 + i, 2**255 + i,
-        -128 + i, -32768, -(2**31) + i, -(2**63) + i, -(2**127) + i,
-        1.5, 2.25 + i,
-        decimal.Decimal("1234567.89"), decimal.Decimal("-12345678901234567890.0123456789"),
-        f"héllo {i}", b"ab\x00c", UID,
-        dt.date(2024, 2, 29), dt.date(1950, 1, 1),
+        255 - i,
+        65535,
+        4_000_000_000 + i,
+        2**64 - 1 - i,
+        2**127 + i,
+        2**255 + i,
+        -128 + i,
+        -32768,
+        -(2**31) + i,
+        -(2**63) + i,
+        -(2**127) + i,
+        1.5,
+        2.25 + i,
+        decimal.Decimal("1234567.89"),
+        decimal.Decimal("-12345678901234567890.0123456789"),
+        f"héllo {i}",
+        b"ab\x00c",
+        UID,
+        dt.date(2024, 2, 29),
+        dt.date(1950, 1, 1),
         dt.datetime(2024, 1, 2, 3, 4, 5 + i),
         dt.datetime(2024, 1, 2, 3, 4, 5, tzinfo=TOKYO),
         dt.datetime(2024, 1, 2, 3, 4, 5, 123000),
         dt.datetime(2024, 6, 1, 12, 0, 0, 123456, tzinfo=NY),
-        None if null else i, None if null else "x",
-        [1, 2, i], [["a"], [], ["b", "c"]], {"k": i, "z": 7},
-        (i, "t"), (i, None if null else "nb"),
-        "low", None if null else "lc",
-        "green", "y",
-        '{"a": [1, 2, {"b": null}]}', bool(i % 2),
+        None if null else i,
+        None if null else "x",
+        [1, 2, i],
+        [["a"], [], ["b", "c"]],
+        {"k": i, "z": 7},
+        (i, "t"),
+        (i, None if null else "nb"),
+        "low",
+        None if null else "lc",
+        "green",
+        "y",
+        '{"a": [1, 2, {"b": null}]}',
+        bool(i % 2),
     ]
 
 
@@ -149,9 +170,9 @@ def test_bound_parameters(ch) -> None:
     # client-side binding (%(x)s) and server-side binding ({x:Type} -> param_x)
     row = ch.query(
         "SELECT %(s)s, %(n)s, %(d)s",
-        parameters={"s": "it's \\ \"q\"\n", "n": 42, "d": dt.date(2024, 5, 6)},
+        parameters={"s": 'it\'s \\ "q"\n', "n": 42, "d": dt.date(2024, 5, 6)},
     ).result_rows[0]
-    assert row == ("it's \\ \"q\"\n", 42, "2024-05-06")
+    assert row == ('it\'s \\ "q"\n', 42, "2024-05-06")
     row = ch.query(
         "SELECT {s:String}, {a:Array(UInt8)}, {t:DateTime}, {n:Nullable(Int32)}",
         parameters={
@@ -196,13 +217,15 @@ def test_error_codes(ch, db) -> None:
 
 
 def test_error_in_the_middle_of_a_stream(ch) -> None:
-    with pytest.raises(DatabaseError) as err:  # noqa: PT012
-        with ch.query_row_block_stream(
+    with (
+        pytest.raises(DatabaseError) as err,
+        ch.query_row_block_stream(
             "SELECT throwIf(number = 250000, 'boom') FROM numbers(400000)",
             settings={"max_block_size": 10000},
-        ) as stream:
-            for _ in stream:
-                pass
+        ) as stream,
+    ):
+        for _ in stream:
+            pass
     assert "boom" in str(err.value)
     assert ch.query("SELECT 2").result_rows == [(2,)]
 
@@ -235,8 +258,9 @@ def test_settings_do_not_leak_within_a_session(ch) -> None:
     # a sticky SET survives a per-query override and comes back afterwards
     ch.command("SET max_block_size = 4321")
     assert (
-        ch.query("SELECT getSetting('max_block_size')", settings={"max_block_size": 99})
-        .result_rows[0][0]
+        ch.query(
+            "SELECT getSetting('max_block_size')", settings={"max_block_size": 99}
+        ).result_rows[0][0]
         == 99
     )
     assert ch.query("SELECT getSetting('max_block_size')").result_rows[0][0] == 4321

@@ -40,7 +40,7 @@ class Http:
         return resp.status, {k.lower(): v for k, v in resp.getheaders()}, data
 
     def ok(self, body: bytes | None = None, **kw) -> bytes:
-        status, headers, data = self.request(body=body, **kw)
+        status, _headers, data = self.request(body=body, **kw)
         assert status == 200, data
         return data
 
@@ -65,7 +65,7 @@ def _rows(web, table: str) -> list[str]:
 def test_ping_get_and_not_found(web) -> None:
     assert web.request("GET", path="/ping")[2] == b"Ok.\n"
     assert web.request("GET")[2] == b"Ok.\n"
-    status, _, body = web.request("GET", path="/nope")
+    status, _, _body = web.request("GET", path="/nope")
     assert status == 404
 
 
@@ -110,7 +110,7 @@ def test_insert_formats(web, table, fmt) -> None:
 
 def test_insert_statement_and_data_in_body_after_comments(web, table) -> None:
     body = b"-- dbt adds a comment\n/* and another */ INSERT INTO " + table.encode()
-    body += b" (id, name) FORMAT CSV\n1,\"a\"\n2,\"b\"\n"
+    body += b' (id, name) FORMAT CSV\n1,"a"\n2,"b"\n'
     web.ok(body)
     web.ok(f"INSERT INTO {table} VALUES (3, 'c'), (4, 'd')".encode())
     web.ok(b"(5, 'e')", query=f"INSERT INTO {table} VALUES")
@@ -165,7 +165,7 @@ def test_request_decompression(web, table, encoding) -> None:
 
 
 def test_corrupt_compressed_body_is_an_error(web, table) -> None:
-    status, headers, body = web.request(
+    status, headers, _body = web.request(
         body=b"not gzip at all",
         headers={"Content-Encoding": "gzip"},
         query=f"INSERT INTO {table} FORMAT CSV",
@@ -291,7 +291,7 @@ def test_unknown_settings_are_ignored(web) -> None:
 
 
 def test_empty_query_and_bad_http(web, warehouse) -> None:
-    status, headers, _ = web.request(body=b"   ")
+    _status, headers, _ = web.request(body=b"   ")
     assert headers["x-clickhouse-exception-code"] == "62"
     import socket
 
@@ -299,3 +299,15 @@ def test_empty_query_and_bad_http(web, warehouse) -> None:
         sock.sendall(b"THIS IS NOT HTTP\r\n\r\n")
         assert sock.recv(100).startswith(b"HTTP/1.1 400")
     assert web.ok(b"SELECT 1") == b"1\n"
+
+
+def test_session_expires_after_its_timeout(web) -> None:
+    sid = str(uuid.uuid4())
+    web.ok(b"CREATE TEMPORARY TABLE gone_soon (a UInt8)", session_id=sid, session_timeout="1")
+    assert web.ok(b"SELECT count() FROM gone_soon", session_id=sid, session_check="1") == b"0\n"
+    import time
+
+    time.sleep(3)  # idle for longer than the timeout (each request renews it)
+    status, headers, _ = web.request(body=b"SELECT 1", session_id=sid, session_check="1")
+    assert status != 200
+    assert headers["x-clickhouse-exception-code"] == "372"

@@ -127,36 +127,74 @@ def test_auth_on(data_dir: Path) -> None:
     assert "516" in str(err.value)
     with pytest.raises(DatabaseError):
         _client(info)
+    # the other ways clients send credentials: X-ClickHouse-User/Key headers, URL parameters
+    import urllib.error
+    import urllib.request
+
+    url = f"http://{info.host}:{info.http_port}/?query=SELECT%201"
+    headers = {"X-ClickHouse-User": "alice", "X-ClickHouse-Key": "s3cret"}
+    with urllib.request.urlopen(urllib.request.Request(url, headers=headers)) as resp:
+        assert resp.read() == b"1\n"
+    with urllib.request.urlopen(url + "&user=alice&password=s3cret") as resp:
+        assert resp.read() == b"1\n"
+    with pytest.raises(urllib.error.HTTPError) as http_err:
+        urllib.request.urlopen(url + "&user=alice&password=nope")
+    assert http_err.value.headers["X-ClickHouse-Exception-Code"] == "516"
+    assert urllib.request.urlopen(f"http://{info.host}:{info.http_port}/ping").read() == b"Ok.\n"
     assert stop(data_dir)
 
 
-def test_cli_start_status_stop(data_dir: Path) -> None:
-    env = {**os.environ, "ELT_WAREHOUSE_DIR": str(data_dir)}
-    run = [sys.executable, "-m", "elt.cli", "warehouse"]
-    out = subprocess.run(
-        [*run, "start", "--http-port", "0", "--tcp-port", "0"],
-        capture_output=True,
-        text=True,
-        env=env,
-        timeout=120,
-    )
-    assert out.returncode == 0, out.stderr
+def test_cli_start_status_stop(data_dir: Path, monkeypatch) -> None:
+    # the warehouse commands themselves (elt/cli.py only mounts them), in-process
+    import typer
+    from typer.testing import CliRunner
+
+    from warehouse.cli import sql_command, warehouse_app
+
+    runner = CliRunner()
+    monkeypatch.setenv("ELT_WAREHOUSE_DIR", str(data_dir))
+    out = runner.invoke(warehouse_app, ["start", "--http-port", "0", "--tcp-port", "0"])
+    assert out.exit_code == 0, out.output
     info = status(data_dir)
     assert info is not None
-    assert f"http://127.0.0.1:{info.http_port}" in out.stdout
-    out = subprocess.run([*run, "status"], capture_output=True, text=True, env=env, timeout=60)
-    assert out.returncode == 0 and str(info.pid) in out.stdout
-    sql_env = {**env, "CLICKHOUSE_HTTP_PORT": str(info.http_port)}
-    out = subprocess.run(
-        [sys.executable, "-m", "elt.cli", "sql", "SELECT 41 + 1 AS answer", "--format", "csv"],
-        capture_output=True,
-        text=True,
-        env=sql_env,
-        timeout=60,
-    )
-    assert out.returncode == 0, out.stderr
-    assert out.stdout.splitlines() == ["answer", "42"]
-    out = subprocess.run([*run, "stop"], capture_output=True, text=True, env=env, timeout=60)
-    assert out.returncode == 0 and "stopped" in out.stdout
-    out = subprocess.run([*run, "status"], capture_output=True, text=True, env=env, timeout=60)
-    assert out.returncode == 1
+    assert f"http://127.0.0.1:{info.http_port}" in out.output
+    out = runner.invoke(warehouse_app, ["status"])
+    assert out.exit_code == 0 and str(info.pid) in out.output
+    monkeypatch.setenv("CLICKHOUSE_HTTP_PORT", str(info.http_port))
+    sql_app = typer.Typer()
+    sql_app.command()(sql_command)
+    out = runner.invoke(sql_app, ["SELECT 41 + 1 AS answer", "--format", "csv"])
+    assert out.exit_code == 0, out.output
+    assert out.output.splitlines() == ["answer", "42"]
+    out = runner.invoke(sql_app, ["SELECT 'x' AS a, 1 AS b"])
+    assert out.exit_code == 0 and "1 row(s)" in out.output
+    out = runner.invoke(sql_app, ["SELECT nope"])
+    assert out.exit_code == 1 and "Code: 47" in out.output
+    out = runner.invoke(warehouse_app, ["stop"])
+    assert out.exit_code == 0 and "stopped" in out.output
+    out = runner.invoke(warehouse_app, ["status"])
+    assert out.exit_code == 1
+
+
+def test_ensure_local_endpoint(warehouse, tmp_path: Path, monkeypatch) -> None:
+    from warehouse.lifecycle import ensure_local_endpoint
+
+    # something answers on the configured port: it is used as is
+    assert ensure_local_endpoint().http_port == warehouse.http_port
+    # nothing answers on a loopback port: one is started on ELT_WAREHOUSE_DIR
+    ports = []
+    for _ in range(2):
+        with socket.socket() as probe:
+            probe.bind(("127.0.0.1", 0))
+            ports.append(probe.getsockname()[1])
+    data_dir = tmp_path / "ensured"
+    monkeypatch.setenv("CLICKHOUSE_HTTP_PORT", str(ports[0]))
+    monkeypatch.setenv("CLICKHOUSE_TCP_PORT", str(ports[1]))
+    monkeypatch.setenv("ELT_WAREHOUSE_DIR", str(data_dir))
+    try:
+        info = ensure_local_endpoint()
+        assert info.http_port == ports[0]
+        assert info.data_dir == data_dir.resolve()
+        assert ensure_local_endpoint().pid == info.pid
+    finally:
+        stop(data_dir)

@@ -11,6 +11,7 @@ from decimal import Decimal
 
 import pytest
 from clickhouse_driver import Client, dbapi
+from clickhouse_driver.block import ColumnOrientedBlock
 from clickhouse_driver.errors import ServerException
 
 from warehouse.native.wire import varint
@@ -96,6 +97,31 @@ def test_typed_select_of_literals(native: Client) -> None:
     ]  # fmt: skip
 
 
+def test_json_columns_pass_through(native: Client) -> None:
+    # the server cannot walk JSON data: it learns the header another way and passes bytes on
+    rows, columns = native.execute(
+        """SELECT 1 AS a, '{"k": [1, 2]}'::JSON AS j, 'z' AS b""", with_column_types=True
+    )
+    assert columns == [("a", "UInt8"), ("j", "JSON"), ("b", "String")]
+    assert rows == [(1, {"k": [1, 2]}, "z")]
+
+
+def test_json_insert(warehouse, db: str) -> None:
+    plain = Client(warehouse.host, port=warehouse.tcp_port)
+    packed = Client(warehouse.host, port=warehouse.tcp_port, compression=True)
+    try:
+        plain.execute(f"CREATE TABLE {db}.j (a UInt8, j JSON) ENGINE = Memory")
+        # uncompressed blocks are framed by walking them, which JSON data does not allow
+        with pytest.raises(ServerException) as info:
+            plain.execute(f"INSERT INTO {db}.j VALUES", [(1, {"x": 1})])
+        assert "compression" in str(info.value)
+        assert packed.execute(f"INSERT INTO {db}.j VALUES", [(2, {"x": 2})]) == 1
+        assert plain.execute(f"SELECT a, toInt64(j.x) FROM {db}.j") == [(2, 2)]
+    finally:
+        plain.disconnect()
+        packed.disconnect()
+
+
 def test_empty_result_still_has_typed_columns(native: Client, db: str) -> None:
     native.execute(f"CREATE TABLE {db}.e (a UInt8, b Nullable(String)) ENGINE = Memory")
     rows, columns = native.execute(f"SELECT * FROM {db}.e", with_column_types=True)
@@ -149,6 +175,16 @@ def test_errors_leave_the_connection_usable(native: Client, db: str) -> None:
     with pytest.raises(ServerException) as info:
         native.execute("SELECT throwIf(number = 3, 'boom') FROM numbers(10)")
     assert "boom" in str(info.value)
+    # a block the engine rejects while the insert streams (String data for a UInt32 column)
+    connection = native.connection
+    connection.send_query(f"INSERT INTO {db}.t VALUES")
+    connection.send_external_tables(None)
+    native.receive_sample_block()
+    connection.send_data(ColumnOrientedBlock([("a", "String")], [["not a number"]]))
+    connection.send_data(ColumnOrientedBlock())
+    with pytest.raises(ServerException) as info:
+        native.receive_end_of_insert_query()
+    assert info.value.code == 6
     # still the same, working connection
     assert native.execute("SELECT 2") == [(2,)]
     assert native.execute(f"INSERT INTO {db}.t VALUES", [(1,), (2,)]) == 2
@@ -167,6 +203,26 @@ def test_session_state_lives_with_the_connection(native: Client, db: str) -> Non
     native.execute("CREATE TEMPORARY TABLE tmp (a UInt8)")
     native.execute("INSERT INTO tmp VALUES", [(5,)])
     assert native.execute("SELECT a, currentDatabase() FROM tmp") == [(5, db)]
+
+
+@pytest.mark.parametrize("compression", [False, True], ids=["plain", "lz4"])
+def test_insert_of_many_blocks(warehouse, db: str, compression: bool) -> None:
+    client = Client(
+        warehouse.host,
+        port=warehouse.tcp_port,
+        compression=compression,
+        settings={"insert_block_size": 1000},
+    )
+    try:
+        client.execute(f"CREATE TABLE {db}.b (a UInt64, s String) ENGINE = MergeTree ORDER BY a")
+        n = 25_500
+        rows = ((i, "x" * (i % 300)) for i in range(n))  # some lengths need 2-byte varints
+        assert client.execute(f"INSERT INTO {db}.b VALUES", rows) == n
+        assert client.execute(f"SELECT count(), sum(a), sum(length(s)) FROM {db}.b") == [
+            (n, sum(range(n)), sum(i % 300 for i in range(n)))
+        ]
+    finally:
+        client.disconnect()
 
 
 @pytest.mark.parametrize("compression", [False, True], ids=["plain", "lz4"])
@@ -234,6 +290,8 @@ def test_cancel_stops_the_query(warehouse, native: Client) -> None:
         client.cancel()  # sends Cancel, reads until EndOfStream
         assert _wait_until_gone(native, marker)
         assert client.execute("SELECT 'still usable'") == [("still usable",)]
+        with pytest.raises(ServerException):  # later errors are errors again
+            client.execute("INSERT INTO no_such_table_after_cancel VALUES", [(1,)])
     finally:
         client.disconnect()
 
@@ -252,6 +310,42 @@ def test_disconnect_kills_the_query(warehouse, native: Client) -> None:
     assert _running(native, marker) == 1
     client.disconnect()
     assert _wait_until_gone(native, marker)
+
+
+def test_long_silent_statement_outlives_client_timeout(warehouse) -> None:
+    # nothing to send for ~4 s: progress heartbeats keep a 2 s receive timeout from firing
+    client = Client(warehouse.host, port=warehouse.tcp_port, send_receive_timeout=2)
+    try:
+        rows = client.execute(
+            "SELECT sum(sleepEachRow(1)) FROM numbers(4) SETTINGS max_block_size = 1"
+        )
+        assert rows == [(0,)]
+    finally:
+        client.disconnect()
+
+
+@pytest.mark.parametrize("compression", [False, True], ids=["plain", "lz4"])
+def test_external_tables(warehouse, compression: bool) -> None:
+    client = Client(warehouse.host, port=warehouse.tcp_port, compression=compression)
+    try:
+        external = [
+            {
+                "name": "ext",
+                "structure": [("id", "UInt32"), ("label", "String")],
+                "data": [{"id": 1, "label": "one"}, {"id": 2, "label": "two"}],
+            }
+        ]
+        rows = client.execute(
+            "SELECT label FROM ext WHERE id IN (SELECT number FROM numbers(2, 5)) ORDER BY id",
+            external_tables=external,
+        )
+        assert rows == [("two",)]
+        # query-scoped: gone afterwards, the connection still works
+        with pytest.raises(ServerException):
+            client.execute("SELECT * FROM ext")
+        assert client.execute("SELECT 1") == [(1,)]
+    finally:
+        client.disconnect()
 
 
 def test_ping(native: Client) -> None:

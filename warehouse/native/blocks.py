@@ -306,6 +306,24 @@ def scan_block(src: Source, pos: int) -> BlockShape:
     return BlockShape(pos, n_rows, columns)
 
 
+def leading_columns(src: Source) -> list[tuple[str, str]] | None:
+    """Names and types of a block whose only unwalkable column is the last one, else None."""
+    n_columns, pos = read_varint(src, 0)
+    n_rows, pos = read_varint(src, pos)
+    columns = []
+    for i in range(n_columns):
+        name, pos = read_str(src, pos)
+        type_name, pos = read_str(src, pos)
+        columns.append((name, type_name))
+        if n_rows and i < n_columns - 1:
+            try:
+                walker = skipper(type_name)
+            except UnsupportedTypeError:
+                return None
+            pos = walker.data(src, walker.prefix(src, pos), n_rows)
+    return columns
+
+
 def block_rows(data: bytes) -> int:
     """Number of rows of the Native block at the start of `data` (reads two varints)."""
     pos = 0

@@ -6,16 +6,15 @@ connects to.
     ...
     server.stop()
 
-One thread per client connection (its engine calls release the GIL), one engine connection
-(ClickHouse session) per TCP connection, and one watcher thread that notices a Cancel packet
-or a hang-up while a query runs and kills that query.
+One thread per client connection (plus a worker thread per running statement; engine calls
+release the GIL) and one engine connection (ClickHouse session) per TCP connection. A Cancel
+packet or a hang-up while a statement runs kills that statement.
 """
 
 from __future__ import annotations
 
 import contextlib
 import logging
-import selectors
 import socket
 import threading
 from collections.abc import Callable
@@ -26,75 +25,6 @@ from warehouse.native.session import Session
 log = logging.getLogger("warehouse.native")
 
 AuthCheck = Callable[[str, str], bool]
-
-
-class Watcher:
-    """Calls a callback (once) when a watched socket becomes readable."""
-
-    def __init__(self) -> None:
-        self._selector = selectors.DefaultSelector()
-        self._wake_r, self._wake_w = socket.socketpair()
-        self._wake_r.setblocking(False)
-        self._selector.register(self._wake_r, selectors.EVENT_READ, None)
-        self._lock = threading.Lock()
-        self._pending: list[tuple[str, Any, Any]] = []
-        self._stopped = False
-        self._thread = threading.Thread(target=self._run, name="native-watcher", daemon=True)
-        self._thread.start()
-
-    def watch(self, sock: socket.socket, callback: Callable[[], None]) -> Any:
-        handle = (sock, callback)
-        self._change("add", handle)
-        return handle
-
-    def unwatch(self, handle: Any) -> None:
-        self._change("remove", handle)
-
-    def stop(self) -> None:
-        self._stopped = True
-        self._wake()
-        self._thread.join(timeout=5)
-        self._selector.close()
-        self._wake_r.close()
-        self._wake_w.close()
-
-    def _change(self, action: str, handle: Any) -> None:
-        with self._lock:
-            self._pending.append((action, handle[0], handle))
-        self._wake()
-
-    def _wake(self) -> None:
-        with contextlib.suppress(OSError):
-            self._wake_w.send(b"x")
-
-    def _apply_pending(self) -> None:
-        with self._lock:
-            pending, self._pending = self._pending, []
-        for action, sock, handle in pending:
-            with contextlib.suppress(KeyError, ValueError, OSError):
-                if action == "add":
-                    self._selector.register(sock, selectors.EVENT_READ, handle)
-                else:
-                    key = self._selector.get_key(sock)
-                    if key.data is handle:
-                        self._selector.unregister(sock)
-
-    def _run(self) -> None:
-        while not self._stopped:
-            self._apply_pending()
-            try:
-                events = self._selector.select()
-            except OSError:
-                continue
-            for key, _ in events:
-                if key.data is None:
-                    with contextlib.suppress(OSError):
-                        self._wake_r.recv(4096)
-                    continue
-                with contextlib.suppress(KeyError, ValueError, OSError):
-                    self._selector.unregister(key.fileobj)
-                # cancelling runs a KILL QUERY: keep the watcher free for other sockets
-                threading.Thread(target=key.data[1], daemon=True).start()
 
 
 class NativeServer:
@@ -116,7 +46,6 @@ class NativeServer:
         self.timezone = "UTC"
         self.version = (0, 0, 0)
         self.stopping = False
-        self.watcher: Watcher | None = None  # type: ignore[assignment]
         self._listener: socket.socket | None = None
         self._thread: threading.Thread | None = None
         self._sessions: set[Session] = set()
@@ -140,7 +69,6 @@ class NativeServer:
             raise
         listener.listen(128)
         self._listener = listener
-        self.watcher = Watcher()
         self._thread = threading.Thread(target=self._accept_loop, name="native-accept", daemon=True)
         self._thread.start()
         log.info("native protocol listening on %s:%s", self.host, self.port)
@@ -160,8 +88,6 @@ class NativeServer:
             sessions = list(self._sessions)
         for session in sessions:
             session.close()
-        if self.watcher is not None:
-            self.watcher.stop()
 
     def _accept_loop(self) -> None:
         assert self._listener is not None

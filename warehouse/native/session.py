@@ -10,11 +10,12 @@ from __future__ import annotations
 import contextlib
 import logging
 import queue
+import select
 import socket
 import threading
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -22,14 +23,15 @@ from warehouse.engine import ClickHouseError
 from warehouse.native import protocol as proto
 from warehouse.native.blocks import (
     BLOCK_INFO,
-    BlockShape,
     UnsupportedTypeError,
-    block_rows,
     header_block,
+    leading_columns,
     scan_block,
     skip_block_info,
+    skipper,
 )
 from warehouse.native.compression import FRAME_SIZE, FrameSource, compress_frames
+from warehouse.native.pumps import InsertPump, ResultPump
 from warehouse.native.statements import InsertTarget, first_keyword, parse_insert, returns_rows
 from warehouse.native.wire import (
     BytesSource,
@@ -54,7 +56,11 @@ CHECKSUM_DOESNT_MATCH = 40
 QUERY_WAS_CANCELLED = 394
 AUTHENTICATION_FAILED = 516
 # while a statement runs without output, an empty Progress packet this often
-HEARTBEAT_SECONDS = 1.0
+HEARTBEAT_SECONDS = 0.5
+# how often a waiting session looks for a Cancel packet or a hang-up
+POLL_SECONDS = 0.05
+# result packets are collected up to this size (or until the engine has nothing ready)
+SEND_BATCH_BYTES = 1 << 20
 
 _ERROR_NAMES = {
     UNSUPPORTED_METHOD: "UNSUPPORTED_METHOD",
@@ -82,16 +88,13 @@ def engine_error_packet(exc: ClickHouseError) -> bytes:
     return proto.exception(exc.code, message)
 
 
-class _InsertCancelledError(Exception):
-    """The client sent Cancel instead of the next insert block."""
-
-
 @dataclass
 class DataPacket:
     table: str
     body: bytes  # Native block without BlockInfo
     rows: int
     columns: int
+    names_and_types: list[tuple[str, str]] | None = None  # when the block was walked
 
 
 class Session:
@@ -216,8 +219,10 @@ class Session:
                 )
                 return
 
-    def _read_data(self, compressed: bool) -> DataPacket:
-        """Read a Data packet body (type already consumed): the block without BlockInfo."""
+    def _read_data(self, compressed: bool, walk: bool = False) -> DataPacket:
+        """Read a Data packet body (type already consumed): the block without BlockInfo.
+
+        `walk` forces a walk of a compressed block to learn its column names and types."""
         reader = self.reader
         table = reader.string()
         if not compressed:
@@ -225,56 +230,82 @@ class Session:
             shape = scan_block(reader, pos)
             body = bytes(reader.buf[pos : shape.end])
             reader.pos = shape.end
-            return DataPacket(table, body, shape.rows, len(shape.columns))
+            return DataPacket(table, body, shape.rows, len(shape.columns), shape.columns)
         frames = FrameSource(reader)
         frames.next_frame()
         pos = skip_block_info(frames, 0)
-        if frames.last_frame_size != FRAME_SIZE:
+        if frames.last_frame_size != FRAME_SIZE and not walk:
             # ClickHouse cuts frames at exactly FRAME_SIZE bytes, clickhouse-driver writes one
             # frame per block: any other size means this frame holds the whole block
             n_columns, after = read_varint(frames, pos)
             n_rows, _ = read_varint(frames, after)
-        else:
-            shape = scan_block(frames, pos)
-            if shape.end != len(frames.buf):
-                raise ProtocolError("compressed block does not end at a frame boundary")
-            n_columns, n_rows = len(shape.columns), shape.rows
-        return DataPacket(table, bytes(frames.buf[pos:]), n_rows, n_columns)
+            return DataPacket(table, bytes(frames.buf[pos:]), n_rows, n_columns)
+        shape = scan_block(frames, pos)
+        if shape.end != len(frames.buf):
+            raise ProtocolError("compressed block does not end at a frame boundary")
+        body = bytes(frames.buf[pos:])
+        return DataPacket(table, body, shape.rows, len(shape.columns), shape.columns)
 
-    def _read_external_tables(self, compressed: bool) -> int:
-        """Consume the external-table blocks that follow a query; return how many had data."""
-        tables = 0
+    def _read_external_tables(self, compressed: bool) -> list[DataPacket]:
+        """Consume the external-table blocks that follow a query (up to the empty block)."""
+        tables = []
         while True:
             packet_type = self.reader.varint()
             if packet_type == proto.Client.CANCEL:
                 continue
             if packet_type != proto.Client.DATA:
                 raise ProtocolError(f"expected Data after Query, got packet type {packet_type}")
-            packet = self._read_data(compressed)
+            packet = self._read_data(compressed, walk=True)
             if packet.columns == 0:
                 return tables
-            tables += 1
+            tables.append(packet)
+
+    def _create_external_tables(self, packets: list[DataPacket]) -> list[str]:
+        """Load external tables as temporary tables of this session; return their names."""
+        created: list[str] = []
+        for packet in packets:
+            name = packet.table or "_data"
+            columns = packet.names_and_types or []
+            names = ", ".join(_ident(n) for n, _ in columns)
+            if name not in created:
+                ddl = ", ".join(f"{_ident(n)} {t}" for n, t in columns)
+                self.conn.query(f"CREATE TEMPORARY TABLE {_ident(name)} ({ddl})", "Native")
+                created.append(name)
+            if packet.rows:
+                self.conn.insert(f"INSERT INTO {_ident(name)} ({names})", "Native", [packet.body])
+        return created
+
+    def _drop_external_tables(self, names: list[str]) -> None:
+        for name in names:
+            with contextlib.suppress(ClickHouseError):
+                self.conn.query(f"DROP TEMPORARY TABLE IF EXISTS {_ident(name)}", "Native")
 
     # -- queries ------------------------------------------------------------------------------
 
     def _query(self) -> None:
         query = proto.read_query(self.reader, self.revision)
+        self._cancelled.clear()
         external = self._read_external_tables(query.compression)
         started = time.monotonic()
         record: dict[str, Any] = {}
+        created: list[str] = []
         try:
             if external:
-                exc = ClickHouseError.make(
-                    UNSUPPORTED_METHOD, "UNSUPPORTED_METHOD", "External tables are not supported"
-                )
-                self._finish_with_error(exc, record)
-                return
+                try:
+                    with self._query_lock:
+                        created = self._create_external_tables(external)
+                except ClickHouseError as exc:
+                    self._finish_with_error(exc, record)
+                    return
             target = parse_insert(query.query)
             if target is not None:
                 self._insert(query, target, record)
             else:
                 self._select(query, record)
         finally:
+            if created:
+                with self._query_lock:
+                    self._drop_external_tables(created)
             self._log(query, time.monotonic() - started, record)
 
     def _log(self, query: proto.Query, duration: float, record: dict[str, Any]) -> None:
@@ -298,30 +329,34 @@ class Session:
             log.exception("query log failed")
 
     def _select(self, query: proto.Query, record: dict[str, Any]) -> None:
-        """Run a statement and stream its result: header block, data blocks, end packets."""
+        """Run a statement and stream its result: header block, data blocks, end packets.
+
+        The engine runs in a `ResultPump` thread; this thread sends, watches the socket
+        (a Cancel packet or a hang-up kills the statement) and sends heartbeats."""
         compressed = query.compression
-        with self._query_lock, self._watch():
-            pump = _ResultPump(self.conn, query)
+        with self._query_lock:
+            self._running = True
+            pump = ResultPump(self.conn, query.query, query.settings or None)
             pump.start()
+            out: list[Any] = []  # packets not sent yet: small results go out in one write
+            pending = 0
             header_sent = False
             blocks = 0
             seen_read = seen_bytes = 0
-            stats = None
+            heartbeat = time.monotonic() + HEARTBEAT_SECONDS
             try:
-                while stats is None:
+                while True:
                     try:
-                        kind, payload, snapshot = pump.queue.get(timeout=HEARTBEAT_SECONDS)
+                        kind, payload, snapshot = pump.queue.get(timeout=POLL_SECONDS)
                     except queue.Empty:
-                        self._send(proto.progress(0, 0))  # keeps client timeouts at bay
+                        self._check_client()
+                        if time.monotonic() >= heartbeat:
+                            self._send(proto.progress(0, 0))  # keeps client timeouts at bay
+                            heartbeat = time.monotonic() + HEARTBEAT_SECONDS
                         continue
                     if kind == "error":
-                        if isinstance(payload, UnsupportedTypeError):
-                            payload = ClickHouseError.make(
-                                UNSUPPORTED_METHOD, "UNSUPPORTED_METHOD", str(payload)
-                            )
-                        if not isinstance(payload, ClickHouseError):
-                            raise payload
-                        self._finish_with_error(payload, record)
+                        self._send_parts(out)
+                        self._finish_with_error(_as_clickhouse_error(payload), record)
                         return
                     if kind == "end":
                         stats = payload
@@ -330,13 +365,24 @@ class Session:
                     for block in payload:
                         if not header_sent:
                             header = header_block(self._header_of(block, query))
-                            self._send_block(header, compressed)
+                            out += self._block_parts(header, compressed)
                             header_sent = True
                         progress = proto.progress(rows_read - seen_read, bytes_read - seen_bytes)
                         seen_read, seen_bytes = rows_read, bytes_read
-                        self._send_block(block, compressed, before=progress)
+                        out += self._block_parts(block, compressed, before=progress)
+                        pending += len(block)
                         blocks += 1
+                    if pending >= SEND_BATCH_BYTES or pump.queue.empty():
+                        self._send_parts(out)
+                        out, pending = [], 0
+                        heartbeat = time.monotonic() + HEARTBEAT_SECONDS
+                        self._check_client()
+            except UnsupportedTypeError as exc:  # a result column type we cannot frame
+                self._send_parts(out)
+                self._finish_with_error(_as_clickhouse_error(exc), record)
+                return
             finally:
+                self._running = False
                 pump.finish()
             record.update(
                 read_rows=stats.rows_read,
@@ -346,12 +392,12 @@ class Session:
                 result_rows=stats.result_rows,
                 result_bytes=stats.result_bytes,
             )
-            tail = []
             if not header_sent and returns_rows(query.query):
                 columns = self._empty_result_header(query)
                 if columns is not None:
-                    self._send_block(header_block(columns), compressed)
+                    out += self._block_parts(header_block(columns), compressed)
                     header_sent = True
+            tail = []
             if header_sent:
                 tail.append(proto.profile_info(stats.result_rows, blocks, stats.result_bytes))
             tail.append(
@@ -363,10 +409,24 @@ class Session:
                 )
             )
             tail.append(proto.END_OF_STREAM)
-            self._send(b"".join(tail))
+            out.append(b"".join(tail))
+            self._send_parts(out)
+
+    def _check_client(self) -> None:
+        """While a statement runs the client only speaks to cancel (or hangs up): kill it."""
+        if self._cancelled.is_set():
+            return
+        readable = self.reader.has_buffered()
+        if not readable:
+            poller = select.poll()  # not select(): fds above 1024 are common next to chDB
+            poller.register(self.sock, select.POLLIN | select.POLLHUP | select.POLLERR)
+            readable = bool(poller.poll(0))
+        if readable:
+            self._cancelled.set()
+            self.conn.cancel()
 
     def _insert(self, query: proto.Query, target: InsertTarget, record: dict[str, Any]) -> None:
-        conn = self.conn
+        """Sample block out, then the client's blocks straight into the engine as they arrive."""
         compressed = query.compression
         with self._query_lock:
             try:
@@ -374,24 +434,41 @@ class Session:
             except ClickHouseError as exc:
                 self._finish_with_error(exc, record)
                 return
+            if not compressed:
+                try:  # an uncompressed block is framed by walking it: all types must be known
+                    for _, type_name in columns:
+                        skipper(type_name)
+                except UnsupportedTypeError as exc:
+                    text = f"{exc}; insert with compression enabled instead"
+                    error = ClickHouseError.make(UNSUPPORTED_METHOD, "UNSUPPORTED_METHOD", text)
+                    self._finish_with_error(error, record)
+                    return
             self._send_block(header_block(columns), compressed)
-            received = {"rows": 0}
-            blocks = self._insert_blocks(compressed, received)
             sql = target.insert_sql([name for name, _ in columns])
+            pump = InsertPump(self.conn, sql, query.settings or None)
+            pump.start()
             self._running = True
             try:
-                stats = conn.insert(sql, "Native", blocks, settings=query.settings or None)
-            except ClickHouseError as exc:
-                for _ in blocks:  # drain the client's remaining blocks: stay in sync
-                    pass
-                self._finish_with_error(exc, record)
-                return
-            except _InsertCancelledError:
-                record["error_code"] = QUERY_WAS_CANCELLED
-                self._send(proto.END_OF_STREAM)
-                return
+                cancelled = self._receive_insert_blocks(compressed, pump.feed)
+                if cancelled:
+                    pump.abort()
+                    record["error_code"] = QUERY_WAS_CANCELLED
+                    self._send(proto.END_OF_STREAM)
+                    return
+                pump.close_input()
+                while not pump.wait(HEARTBEAT_SECONDS):
+                    self._send(proto.progress(0, 0))  # a long commit: keep the client waiting
+            except BaseException:
+                pump.abort()
+                raise
             finally:
                 self._running = False
+            if pump.error is not None:
+                if not isinstance(pump.error, ClickHouseError):
+                    raise pump.error
+                self._finish_with_error(pump.error, record)
+                return
+            stats = pump.stats
             record.update(written_rows=stats.rows_written, written_bytes=stats.bytes_written)
             self._send(
                 proto.progress(
@@ -400,21 +477,52 @@ class Session:
                 + proto.END_OF_STREAM
             )
 
-    def _insert_blocks(self, compressed: bool, received: dict[str, int]) -> Iterator[bytes]:
-        """Blocks the client sends after the sample block, until the empty block."""
+    def _receive_insert_blocks(self, compressed: bool, sink: Callable[[bytes], None]) -> bool:
+        """Pass the client's blocks to `sink` until the empty block; True if it sent Cancel."""
+        reader = self.reader
         while True:
-            packet_type = self.reader.varint()
+            reader.compact()
+            packet_type = reader.varint()
             if packet_type == proto.Client.CANCEL:
-                raise _InsertCancelledError
+                return True
             if packet_type != proto.Client.DATA:
                 raise ProtocolError(f"expected Data during INSERT, got packet type {packet_type}")
-            packet = self._read_data(compressed)
-            self.reader.compact()
-            if packet.columns == 0:
-                return
-            received["rows"] += packet.rows
-            if packet.rows:
-                yield packet.body
+            if compressed:
+                packet = self._read_data(compressed)
+                if packet.columns == 0:
+                    return False
+                sink(packet.body)
+            elif not self._stream_block(sink):
+                return False
+
+    def _stream_block(self, sink: Callable[[bytes], None]) -> bool:
+        """Read an uncompressed Data packet, handing its bytes to `sink` while they arrive
+        (the engine parses them as the client is still sending). False for the empty block."""
+        reader = self.reader
+        reader.string()  # temporary table name
+        start = skip_block_info(reader, reader.pos)
+        n_columns, _ = read_varint(reader, start)
+        if n_columns == 0:
+            reader.pos = scan_block(reader, start).end
+            return False
+        sent = start
+
+        def flush() -> None:  # everything buffered before a position the walk needs is ours
+            nonlocal sent
+            end = len(reader.buf)
+            if end > sent:
+                sink(bytes(reader.buf[sent:end]))
+                sent = end
+
+        reader.on_more = flush
+        try:
+            end = scan_block(reader, start).end
+        finally:
+            reader.on_more = None
+        if end > sent:
+            sink(bytes(reader.buf[sent:end]))
+        reader.pos = end
+        return True
 
     def _finish_with_error(self, exc: ClickHouseError, record: dict[str, Any]) -> None:
         """End a query with an Exception packet, or just EndOfStream if the client cancelled."""
@@ -428,25 +536,42 @@ class Session:
     # -- headers ------------------------------------------------------------------------------
 
     def _header_of(self, block: bytes | memoryview, query: proto.Query) -> list[tuple[str, str]]:
+        """Column names and types of a result, from its first block.
+
+        The result stream is still open on this session's connection, so a fallback query
+        (for a column type we cannot walk past) runs on a pooled connection."""
         try:
             return scan_block(BytesSource(block), 0).columns
         except UnsupportedTypeError:
-            columns = self._empty_result_header(query)
+            columns = leading_columns(BytesSource(block))
+            if columns is not None:
+                return columns
+            with self.server.engine.pooled() as other:
+                columns = self._describe_result(other, query)
             if columns is None:
                 raise
             return columns
 
     def _empty_result_header(self, query: proto.Query) -> list[tuple[str, str]] | None:
         """Column names and types of a result that had no rows (chDB writes no bytes)."""
+        return self._describe_result(self.conn, query)
+
+    def _describe_result(self, conn: Any, query: proto.Query) -> list[tuple[str, str]] | None:
+        """`DESCRIBE (query)` for SELECTs, else the statement again as RowBinaryWithNamesAndTypes
+        (SHOW, EXISTS, ... are cheap), using the session's current database."""
         sql = query.query.strip().rstrip(";").strip()
         attempts = []
         if first_keyword(sql) in ("SELECT", "WITH", "("):
             attempts.append((f"DESCRIBE TABLE ({sql})", True))
         attempts.append((sql, False))
+        database = self.conn.database if conn is not self.conn else None
         for text, is_describe in attempts:
             try:
-                result = self.conn.query(
-                    text, "RowBinaryWithNamesAndTypes", settings=query.settings or None
+                result = conn.query(
+                    text,
+                    "RowBinaryWithNamesAndTypes",
+                    settings=query.settings or None,
+                    database=database,
                 )
             except ClickHouseError as exc:
                 log.debug("header attempt %r failed: %s", text[:100], exc)
@@ -484,43 +609,20 @@ class Session:
             out.append((name, types[name]))
         return out
 
-    # -- cancel -------------------------------------------------------------------------------
-
-    @contextlib.contextmanager
-    def _watch(self) -> Iterator[None]:
-        """While a query runs, client data (a Cancel) or a hang-up kills it."""
-        self._cancelled.clear()
-        self._running = True
-        handle = None
-        if not self.reader.has_buffered():
-            handle = self.server.watcher.watch(self.sock, self._on_readable)
-        try:
-            yield
-        finally:
-            self._running = False
-            if handle is not None:
-                self.server.watcher.unwatch(handle)
-
-    def _on_readable(self) -> None:
-        """Watcher thread: the client sent something (Cancel) or hung up mid-query.
-
-        The Cancel packet itself stays in the buffer; the packet loop skips it later."""
-        if not self._running:
-            return
-        self._cancelled.set()
-        conn = self.conn
-        if conn is not None:
-            conn.cancel()
-
     # -- sending ------------------------------------------------------------------------------
 
-    def _send_block(self, block: bytes | memoryview, compressed: bool, before: bytes = b"") -> None:
+    def _block_parts(
+        self, block: bytes | memoryview, compressed: bool, before: bytes = b""
+    ) -> list[Any]:
+        """Buffers of a Data packet carrying `block` (a Native block without BlockInfo)."""
         if compressed:
-            parts = [before + proto.DATA_PREFIX]
+            parts: list[Any] = [before + proto.DATA_PREFIX]
             compress_frames(BLOCK_INFO + bytes(block), parts)
-        else:
-            parts = [before + proto.DATA_PREFIX + BLOCK_INFO, block]
-        self._send_parts(parts)
+            return parts
+        return [before + proto.DATA_PREFIX + BLOCK_INFO, block]
+
+    def _send_block(self, block: bytes | memoryview, compressed: bool) -> None:
+        self._send_parts(self._block_parts(block, compressed))
 
     def _send(self, data: bytes) -> None:
         self.sock.sendall(data)
@@ -541,79 +643,12 @@ class Session:
             self.sock.sendall(data)
 
 
-class _ResultPump(threading.Thread):
-    """Runs a statement on the engine and queues its result blocks for the sending thread.
-
-    Engine work overlaps with compressing/sending the previous block, and the sending thread
-    stays free to send heartbeats while a long statement runs. Items on `queue`:
-    ("blocks", [block, ...], (rows_read, bytes_read)), then ("end", stats, None)
-    or ("error", exception, None)."""
-
-    def __init__(self, conn: Any, query: proto.Query) -> None:
-        super().__init__(name="native-query", daemon=True)
-        self.conn = conn
-        self.query = query
-        self.queue: queue.Queue[tuple[str, Any, Any]] = queue.Queue(maxsize=4)
-        self._stop = threading.Event()
-        self._done = threading.Event()
-
-    def run(self) -> None:
-        stream = None
-        try:
-            stream = self.conn.stream(
-                self.query.query, "Native", settings=self.query.settings or None
-            )
-            seen_rows = 0
-            for chunk in stream:
-                stats = stream.stats
-                blocks = _split_blocks(chunk, stats.result_rows - seen_rows)
-                seen_rows = stats.result_rows
-                snapshot = (stats.rows_read, stats.bytes_read)
-                if not self._put(("blocks", blocks, snapshot)):
-                    return
-            self._done.set()
-            self._put(("end", stream.stats, None))
-        except Exception as exc:
-            self._done.set()
-            self._put(("error", exc, None))
-        finally:
-            self._done.set()
-            if stream is not None:
-                with contextlib.suppress(Exception):
-                    stream.close()
-
-    def _put(self, item: tuple[str, Any, Any]) -> bool:
-        while not self._stop.is_set():
-            try:
-                self.queue.put(item, timeout=0.1)
-                return True
-            except queue.Full:
-                continue
-        return False
-
-    def finish(self) -> None:
-        """Stop early if still running (kills the statement) and wait for the engine."""
-        if not self._done.is_set():
-            self._stop.set()
-            self.conn.cancel()
-        self.join()
-
-
-def _split_blocks(chunk: bytes, rows: int) -> list[bytes | memoryview]:
-    """The Native blocks in one chDB chunk (almost always exactly one)."""
-    if not chunk:
-        return []
-    if block_rows(chunk) == rows:
-        return [chunk]
-    src = BytesSource(chunk)
-    view = memoryview(chunk)
-    out: list[bytes | memoryview] = []
-    pos = 0
-    while pos < len(chunk):
-        shape: BlockShape = scan_block(src, pos)
-        out.append(view[pos : shape.end])
-        pos = shape.end
-    return out
+def _as_clickhouse_error(exc: BaseException) -> ClickHouseError:
+    if isinstance(exc, ClickHouseError):
+        return exc
+    if isinstance(exc, UnsupportedTypeError):
+        return ClickHouseError.make(UNSUPPORTED_METHOD, "UNSUPPORTED_METHOD", str(exc))
+    raise exc
 
 
 def _parse_rowbinary_strings(data: bytes) -> tuple[list[str], list[str], list[list[str]]]:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import socket
 import struct
+from collections.abc import Callable
 
 _U32 = struct.Struct("<I")
 _I32 = struct.Struct("<i")
@@ -55,8 +56,12 @@ class SocketReader(Source):
         super().__init__()
         self.sock = sock
         self.pos = 0
+        # called before waiting for more bytes (the insert path streams what it has)
+        self.on_more: Callable[[], None] | None = None
 
     def more(self, end: int) -> None:
+        if self.on_more is not None:
+            self.on_more()
         buf = self.buf
         while len(buf) < end:
             chunk = self.sock.recv(max(RECV_SIZE, end - len(buf)))

@@ -16,7 +16,7 @@ from dagster_dlt import DagsterDltResource, dlt_assets
 from orchestration.defs.clickhouse import fetch_table_stats
 from orchestration.defs.raw_tables import RawTable, by_source
 from orchestration.defs.resources import ClickHouseResource
-from orchestration.defs.spec_adapter import make_pipeline, make_source, run_kwargs
+from orchestration.defs.spec_adapter import make_pipeline, make_source, run_kwargs, spec_pipeline
 from orchestration.defs.translators import DltTranslator
 
 # transient failures (endpoint restart, network): retry the ingestion step, backing off
@@ -32,6 +32,8 @@ def build_dlt_assets(
 ) -> list[dg.AssetsDefinition]:
     out = []
     for source, source_tables in by_source(tables).items():
+        # one dlt source per schema source at load time (costly to build); groups are clones
+        full = make_source(source, specs=specs, tables=[t.name for t in source_tables])
         for partitioned in (False, True):
             group = [t for t in source_tables if t.partitioned == partitioned]
             if group:
@@ -39,6 +41,7 @@ def build_dlt_assets(
                     _dlt_multi_asset(
                         source,
                         group,
+                        spec_source=full.clone().with_resources(*[t.name for t in group]),
                         specs=specs,
                         partitions_def=daily if partitioned else None,
                         translator=translator,
@@ -51,6 +54,7 @@ def _dlt_multi_asset(
     source: str,
     tables: Sequence[RawTable],
     *,
+    spec_source: Any,
     specs: Sequence[Any],
     partitions_def: dg.PartitionsDefinition | None,
     translator: DltTranslator,
@@ -60,8 +64,8 @@ def _dlt_multi_asset(
     relations = {t.key: t.relation for t in tables}
 
     @dlt_assets(
-        dlt_source=make_source(source, specs=specs, tables=names),
-        dlt_pipeline=make_pipeline(source),
+        dlt_source=spec_source,
+        dlt_pipeline=spec_pipeline(source),
         name=f"dlt_{name}",
         dagster_dlt_translator=translator,
         partitions_def=partitions_def,

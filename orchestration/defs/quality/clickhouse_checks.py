@@ -25,6 +25,7 @@ class CheckedTable:
     key: dg.AssetKey
     relation: Relation
     replacing_key: tuple[str, ...] = ()  # set for ReplacingMergeTree tables
+    partitioned: bool = False  # has a PARTITION BY (else there is one partition: nothing to bound)
 
 
 def replacing_key(config: Mapping[str, object]) -> tuple[str, ...]:
@@ -41,18 +42,20 @@ def replacing_key(config: Mapping[str, object]) -> tuple[str, ...]:
 def build_clickhouse_checks(
     tables: Sequence[CheckedTable], max_partitions: int = MAX_PARTITIONS
 ) -> list[dg.AssetChecksDefinition]:
-    if not tables:
+    if not any(t.partitioned or t.replacing_key for t in tables):
         return []
     by_check: dict[dg.AssetCheckKey, CheckedTable] = {}
     specs: list[dg.AssetCheckSpec] = []
     for table in tables:
-        spec = dg.AssetCheckSpec(
-            PARTITIONS_CHECK,
-            asset=table.key,
-            description=f"Active partitions of {table.relation} stay at or under {max_partitions}.",
-        )
-        specs.append(spec)
-        by_check[spec.key] = table
+        if table.partitioned:
+            spec = dg.AssetCheckSpec(
+                PARTITIONS_CHECK,
+                asset=table.key,
+                description=f"Active partitions of {table.relation} stay at or under "
+                f"{max_partitions}.",
+            )
+            specs.append(spec)
+            by_check[spec.key] = table
         if table.replacing_key:
             spec = dg.AssetCheckSpec(
                 DUPLICATES_CHECK,

@@ -1,0 +1,192 @@
+"""Ingestion benchmark: the generated dlt source vs the engine's own limit, and peak memory.
+
+    uv run python -m benchmarks.ingestion [--years-ratio 1] [--skip-4y]
+
+1. Jaffle Shop (jafgen, cached) is published into a scratch landing dir (daily files).
+2. A local endpoint is started on free ports in a scratch data dir.
+3. The same data is loaded twice: through the generated dlt source (`run_source`, in a child
+   process whose peak RSS is measured), and straight into the engine with
+   `INSERT INTO … SELECT … FROM file('<glob>', CSVWithNames, '<declared structure>')` (the limit).
+4. Peak RSS of the loading process for 1 and 4 years of data.
+Prints a final JSON line and writes benchmarks/results/ingestion.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import os
+import resource
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+SCRATCH = ROOT / "benchmarks" / ".scratch" / "ingestion"
+RESULTS = ROOT / "benchmarks" / "results" / "ingestion.json"
+
+
+def _schemas(target: Path, source: str) -> Path:
+    from ingestion.schema import SCHEMAS_DIR
+
+    folder = target / source
+    if folder.exists():
+        shutil.rmtree(folder)
+    folder.mkdir(parents=True)
+    for path in (SCHEMAS_DIR / "jaffle_shop").glob("*.yml"):
+        shutil.copy(path, folder / path.name)
+    return target
+
+
+def _landing(years: int) -> Path:
+    from ingestion.landing import generate, publish
+
+    landing = SCRATCH / f"landing_{years}y"
+    publish(generate(years), landing)
+    return landing
+
+
+def child_load(source: str, schemas: str, landing: str, dlt_dir: str) -> None:
+    """Runs in the child process: load, then print elapsed, rows and peak RSS."""
+    from ingestion.pipeline import make_pipeline, run_source
+    from ingestion.schema import load_schemas
+
+    specs = load_schemas(schemas)
+    pipeline = make_pipeline(source, pipelines_dir=dlt_dir)
+    started = time.perf_counter()
+    result = run_source(source, schemas=specs, landing_dir=landing, pipeline=pipeline)
+    elapsed = time.perf_counter() - started
+    peak_kb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    print(
+        json.dumps(
+            {
+                "elapsed": elapsed,
+                "rows": sum(result.row_counts.values()),
+                "rejected": result.rejected_total,
+                "peak_rss_mb": round(peak_kb / 1024, 1),
+            }
+        )
+    )
+
+
+def _dlt_load(source: str, landing: Path) -> dict:
+    schemas = _schemas(SCRATCH / "schemas", source)
+    dlt_dir = SCRATCH / "dlt"
+    shutil.rmtree(dlt_dir / f"elt_{source}", ignore_errors=True)
+    out = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "benchmarks.ingestion",
+            "--child",
+            source,
+            str(schemas),
+            str(landing),
+            str(dlt_dir),
+        ],
+        check=True,
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        env=os.environ.copy(),
+    )
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def _limit_load(client, source: str, landing: Path) -> dict:
+    """INSERT … SELECT … FROM file(): the engine reading the same CSVs itself."""
+    from ingestion.ddl import create_table_sql
+    from ingestion.schema import load_schemas
+    from ingestion.types import clickhouse_type
+
+    specs = [s for s in load_schemas(_schemas(SCRATCH / "schemas", source)) if s.source == source]
+    rows = 0
+    elapsed = 0.0
+    for spec in specs:
+        client.command(f"DROP TABLE IF EXISTS raw.`{spec.raw_table}`")
+        client.command(create_table_sql(spec, "raw"))
+        structure = ", ".join(
+            f"{c.name} {clickhouse_type(c.parsed_type, spec.is_nullable(c))}" for c in spec.columns
+        )
+        structure = structure.replace("'", "\\'")
+        names = ", ".join(c.name for c in spec.columns)
+        pattern = str(landing / spec.files.path)
+        sql = (
+            f"INSERT INTO raw.`{spec.raw_table}` ({names}, _ingested_at, _dlt_load_id) "
+            f"SELECT {names}, now64(6), 'limit' FROM file('{pattern}', 'CSVWithNames', "
+            f"'{structure}')"
+        )
+        started = time.perf_counter()
+        client.command(sql, settings={"date_time_input_format": "best_effort"})
+        elapsed += time.perf_counter() - started
+        rows += int(client.command(f"SELECT count() FROM raw.`{spec.raw_table}`"))
+    return {"elapsed": elapsed, "rows": rows}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--child", nargs=4, metavar=("SOURCE", "SCHEMAS", "LANDING", "DLT_DIR"))
+    parser.add_argument("--skip-4y", action="store_true", help="RSS for 1 year only")
+    args = parser.parse_args()
+    if args.child:
+        child_load(*args.child)
+        return
+
+    from warehouse.lifecycle import start_background, stop
+
+    SCRATCH.mkdir(parents=True, exist_ok=True)
+    data_dir = SCRATCH / "warehouse"
+    shutil.rmtree(data_dir, ignore_errors=True)
+    info = start_background(data_dir=data_dir, host="127.0.0.1", http_port=0, tcp_port=0)
+    os.environ.update(
+        CLICKHOUSE_HOST=info.host,
+        CLICKHOUSE_HTTP_PORT=str(info.http_port),
+        CLICKHOUSE_TCP_PORT=str(info.tcp_port),
+        CLICKHOUSE_SECURE="false",
+    )
+    try:
+        from warehouse.client import get_client
+
+        client = get_client()
+        client.command("CREATE DATABASE IF NOT EXISTS raw")
+        landing_1y = _landing(1)
+        dlt_1y = _dlt_load("bench_dlt_1y", landing_1y)
+        print(f"dlt 1y: {dlt_1y}", file=sys.stderr)
+        limit = _limit_load(client, "bench_limit", landing_1y)
+        print(f"limit 1y: {limit}", file=sys.stderr)
+        rss_4y = None
+        if not args.skip_4y:
+            dlt_4y = _dlt_load("bench_dlt_4y", _landing(4))
+            print(f"dlt 4y: {dlt_4y}", file=sys.stderr)
+            rss_4y = dlt_4y["peak_rss_mb"]
+        client.close()
+    finally:
+        stop(data_dir=data_dir)
+    dlt_rate = dlt_1y["rows"] / dlt_1y["elapsed"]
+    limit_rate = limit["rows"] / limit["elapsed"]
+    result = {
+        "ingest_ratio": round(dlt_rate / limit_rate, 3),
+        "rows": dlt_1y["rows"],
+        "peak_rss_mb_1y": dlt_1y["peak_rss_mb"],
+        "peak_rss_mb_4y": rss_4y,
+        "dlt_rows_per_s": round(dlt_rate),
+        "limit_rows_per_s": round(limit_rate),
+        "dlt_seconds": round(dlt_1y["elapsed"], 2),
+        "limit_seconds": round(limit["elapsed"], 2),
+        "limit_rows": limit["rows"],
+        "measured_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+    }
+    RESULTS.parent.mkdir(parents=True, exist_ok=True)
+    RESULTS.write_text(json.dumps(result, indent=2) + "\n")
+    print(
+        json.dumps(
+            {k: result[k] for k in ("ingest_ratio", "rows", "peak_rss_mb_1y", "peak_rss_mb_4y")}
+        )
+    )
+
+
+if __name__ == "__main__":
+    main()

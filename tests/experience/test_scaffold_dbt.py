@@ -1,0 +1,94 @@
+"""`elt schema new` + `elt schema scaffold-dbt` in a project copy: lint-clean SQL, dbt parses."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from .conftest import BIN, ROOT, Project, make_project
+
+pytestmark = pytest.mark.integration
+
+SAMPLE = """id,product_sku,customer_id,stars,body,reviewed_at
+r1,JAF-001,c1,5,Great jaffle,2018-09-01T10:00:00
+r2,JAF-002,c2,3,Fine,2018-09-02T11:30:00
+r3,BEV-001,c1,4,Good coffee,2018-09-03T08:15:00
+"""
+
+
+@pytest.fixture(scope="module")
+def scaffolded(tmp_path_factory: pytest.TempPathFactory, jafgen_cache: Path) -> Project:
+    base = tmp_path_factory.mktemp("scaffold")
+    project = make_project(base, jafgen_cache)
+    sample = base / "reviews.csv"
+    sample.write_text(SAMPLE)
+    new = project.elt(
+        "schema",
+        "new",
+        "shop",
+        "reviews",
+        "--from",
+        str(sample),
+        "--schemas-dir",
+        str(project.schemas_dir),
+    )
+    assert new.returncode == 0, new.stdout + new.stderr
+    scaffold = project.elt("schema", "scaffold-dbt", "shop", "reviews")
+    assert scaffold.returncode == 0, scaffold.stdout + scaffold.stderr
+    project.env["SCAFFOLD_OUTPUT"] = scaffold.stdout
+    return project
+
+
+def staging_dir(project: Project) -> Path:
+    return project.dbt_project_dir / "models" / "staging" / "shop"
+
+
+def test_files_are_written_where_the_conventions_say(scaffolded: Project) -> None:
+    folder = staging_dir(scaffolded)
+    names = sorted(p.name for p in folder.iterdir())
+    assert names == ["_shop__models.yml", "_shop__sources.yml", "stg_shop__reviews.sql"]
+    out = scaffolded.env["SCAFFOLD_OUTPUT"]
+    assert all(f"wrote {folder / name}" in out for name in names)
+
+
+def test_second_scaffold_keeps_an_analysts_edits(scaffolded: Project) -> None:
+    sql = staging_dir(scaffolded) / "stg_shop__reviews.sql"
+    before = sql.read_text()
+    again = scaffolded.elt("schema", "scaffold-dbt", "shop", "reviews")
+    assert again.returncode == 0
+    assert "nothing to write" in again.stdout
+    assert sql.read_text() == before
+
+
+def test_generated_sql_passes_the_projects_sqlfluff(scaffolded: Project) -> None:
+    sql = staging_dir(scaffolded) / "stg_shop__reviews.sql"
+    result = scaffolded.run(
+        str(BIN / "sqlfluff"), "lint", "--config", str(ROOT / ".sqlfluff"), str(sql)
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_dbt_parses_the_model_with_key_tests_on_the_new_source(scaffolded: Project) -> None:
+    parsed = scaffolded.run(
+        str(BIN / "dbt"),
+        "parse",
+        "--project-dir",
+        str(scaffolded.dbt_project_dir),
+        "--profiles-dir",
+        str(ROOT),
+    )
+    assert parsed.returncode == 0, parsed.stdout + parsed.stderr
+    manifest = json.loads((scaffolded.dbt_project_dir / "target" / "manifest.json").read_text())
+    model = manifest["nodes"]["model.jaffle_shop.stg_shop__reviews"]
+    assert model["depends_on"]["nodes"] == ["source.jaffle_shop.shop.reviews"]
+    assert model["schema"] == "staging"
+    tests = {
+        (n["test_metadata"]["name"], n.get("column_name"))
+        for n in manifest["nodes"].values()
+        if n["resource_type"] == "test" and n.get("attached_node") == model["unique_id"]
+    }
+    assert {("unique", "id"), ("not_null", "id")} <= tests
+    source = manifest["sources"]["source.jaffle_shop.shop.reviews"]
+    assert source["meta"]["dagster"]["asset_key"] == ["raw", "shop", "reviews"]

@@ -1,0 +1,29 @@
+"""Constants and helpers shared by the orchestration tests (importable as `orch_support`)."""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+
+FIRST_DAY = dt.date(2018, 9, 1)
+PUBLISHED_UNTIL = dt.date(2018, 9, 7)  # landing holds days 09-01 .. 09-07
+
+
+def csv_rows_by_day(landing_dir: Path, table: str) -> dict[str, int]:
+    """Data rows in each daily landing file of `table` (the expected rows of a partition)."""
+    out = {}
+    for path in sorted((landing_dir / "jaffle_shop" / table).glob("*.csv")):
+        with path.open() as handle:
+            out[path.stem] = sum(1 for _ in handle) - 1
+    return out
+
+
+def query(sql: str) -> list[tuple]:
+    """Rows of a query on the configured warehouse (CLICKHOUSE_*)."""
+    from warehouse.client import get_client
+
+    client = get_client()
+    try:
+        return list(client.query(sql).result_rows)
+    finally:
+        client.close()

@@ -1,0 +1,219 @@
+"""End to end on a fresh local endpoint: materialize everything, a daily partition and a 3-day
+backfill with exact rows, and a freshness check going red when stale and green after a refresh.
+
+The tests of this module run in order and share the warehouse: the full build first."""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import dagster as dg
+import pytest
+from dagster._core.storage.tags import (
+    ASSET_PARTITION_RANGE_END_TAG,
+    ASSET_PARTITION_RANGE_START_TAG,
+)
+from orch_support import FIRST_DAY, PUBLISHED_UNTIL, csv_rows_by_day, query
+
+pytestmark = pytest.mark.integration
+
+ROOT = Path(__file__).resolve().parents[2]
+EVENT_TABLES = ("orders", "items")
+ORDERS_KEY = dg.AssetKey(["raw", "jaffle_shop", "orders"])
+CUSTOMERS_KEY = dg.AssetKey(["raw", "jaffle_shop", "customers"])
+
+
+@pytest.fixture(scope="module")
+def stack(warehouse: Any, landing: Path, orch_env: dict[str, str]) -> dict[str, Any]:
+    """The endpoint, the landing data and Definitions built with CLICKHOUSE_* pointing at it."""
+    from orchestration.factory import build_definitions
+
+    return {"landing": landing, "defs": build_definitions()}
+
+
+def rows_by_day(relation: str, column: str) -> dict[str, int]:
+    return {
+        str(day): int(n)
+        for day, n in query(
+            f"select toDate({column}) as d, count() from {relation} final group by d order by d"
+        )
+    }
+
+
+def duplicates(relation: str, key: str) -> int:
+    return int(query(f"select count() - uniqExact({key}) from {relation} final")[0][0])
+
+
+def test_materialize_everything_with_the_cli(stack: dict[str, Any], dagster_home: Path) -> None:
+    """`dagster asset materialize --select '*'` over every day up to yesterday (one single run:
+    every partitioned asset has a single-run backfill policy)."""
+    defs: dg.Definitions = stack["defs"]
+    daily = defs.get_assets_def(ORDERS_KEY).partitions_def
+    last = daily.get_last_partition_key()
+    started = time.monotonic()
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "dagster",
+            "asset",
+            "materialize",
+            "-m",
+            "orchestration.definitions",
+            "--select",
+            "*",
+            "--partition-range",
+            f"{FIRST_DAY.isoformat()}...{last}",
+        ],
+        cwd=ROOT,
+        env=os.environ.copy(),
+        capture_output=True,
+        text=True,
+        timeout=1200,
+    )
+    elapsed = time.monotonic() - started
+    print(f"full materialization: {elapsed:.1f} s")
+    assert proc.returncode == 0, proc.stdout[-5000:] + proc.stderr[-5000:]
+
+    instance = dg.DagsterInstance.get()
+    run = instance.get_runs(limit=1)[0]
+    assert run.status == dg.DagsterRunStatus.SUCCESS
+
+    # every asset materialized, every check evaluated and passed
+    planned = {
+        r.dagster_event.asset_key
+        for r in instance.all_logs(run.run_id, of_type=dg.DagsterEventType.ASSET_MATERIALIZATION)
+    }
+    assert planned == set(defs.get_repository_def().asset_graph.get_all_asset_keys())
+    evaluations = [
+        r.dagster_event.event_specific_data
+        for r in instance.all_logs(run.run_id, of_type=dg.DagsterEventType.ASSET_CHECK_EVALUATION)
+    ]
+    expected_checks = defs.get_repository_def().asset_graph.asset_check_keys
+    assert {e.asset_check_key for e in evaluations} == set(expected_checks)
+    failed = [e.asset_check_key.to_user_string() for e in evaluations if not e.passed]
+    assert failed == []
+
+    # rows in the marts: every landed order and item, once
+    landed = {t: csv_rows_by_day(stack["landing"], t) for t in EVENT_TABLES}
+    assert sum(rows_by_day("marts.orders", "ordered_at").values()) == sum(landed["orders"].values())
+    assert int(query("select count() from marts.order_items")[0][0]) == sum(
+        landed["items"].values()
+    )
+    assert duplicates("marts.orders", "order_id") == 0
+    for mart in ("customers", "locations", "products", "supplies", "daily_location_metrics"):
+        assert int(query(f"select count() from marts.{mart}")[0][0]) > 0, mart
+
+    # materialization metadata from system.parts and dbt's column schema
+    record = instance.fetch_materializations(dg.AssetKey(["marts", "customers"]), limit=1)
+    metadata = record.records[0].asset_materialization.metadata
+    assert metadata["dagster/row_count"].value > 0
+    assert metadata["clickhouse/bytes_on_disk"].value > 0
+    assert "customer_id" in {c.name for c in metadata["dagster/column_schema"].schema.columns}
+    record = instance.fetch_materializations(CUSTOMERS_KEY, limit=1)
+    assert record.records[0].asset_materialization.metadata["dagster/row_count"].value > 0
+
+
+def _truncate_event_tables() -> None:
+    for relation in (
+        "raw.jaffle_shop___orders",
+        "raw.jaffle_shop___items",
+        "marts.orders",
+        "marts.order_items",
+        "marts.daily_location_metrics",
+    ):
+        query(f"truncate table {relation}")
+
+
+def test_daily_partition_and_three_day_backfill_exact_rows(stack: dict[str, Any]) -> None:
+    defs: dg.Definitions = stack["defs"]
+    landed = {t: csv_rows_by_day(stack["landing"], t) for t in EVENT_TABLES}
+    job = defs.get_job_def("daily_partition")
+    _truncate_event_tables()
+
+    with dg.instance_for_test() as instance:
+        # one day: its window goes through the dlt cursor and to dbt as vars
+        result = job.execute_in_process(partition_key="2018-09-02", instance=instance)
+        assert result.success
+        expected = {"2018-09-02": landed["orders"]["2018-09-02"]}
+        assert rows_by_day("raw.jaffle_shop___orders", "ordered_at") == expected
+        assert rows_by_day("marts.orders", "ordered_at") == expected
+        assert rows_by_day("raw.jaffle_shop___items", "ordered_at") == {
+            "2018-09-02": landed["items"]["2018-09-02"]
+        }
+
+        # a 3-day backfill, executed as one run (single-run backfill policy), twice
+        tags = {
+            ASSET_PARTITION_RANGE_START_TAG: "2018-09-03",
+            ASSET_PARTITION_RANGE_END_TAG: "2018-09-05",
+        }
+        for _ in range(2):
+            result = job.execute_in_process(instance=instance, tags=tags)
+            assert result.success
+            days = [f"2018-09-0{d}" for d in range(2, 6)]
+            assert rows_by_day("raw.jaffle_shop___orders", "ordered_at") == {
+                d: landed["orders"][d] for d in days
+            }
+            assert rows_by_day("marts.orders", "ordered_at") == {
+                d: landed["orders"][d] for d in days
+            }
+            assert int(query("select count() from marts.order_items final")[0][0]) == sum(
+                landed["items"][d] for d in days
+            )
+            assert duplicates("marts.orders", "order_id") == 0
+            assert duplicates("marts.order_items", "order_item_id") == 0
+            assert duplicates("raw.jaffle_shop___orders", "id") == 0
+
+        # the backfill run recorded a materialization for each of its partitions
+        partitions = {
+            r.partition_key
+            for r in instance.fetch_materializations(dg.AssetKey(["marts", "orders"]), 10).records
+        }
+        assert {"2018-09-03", "2018-09-04", "2018-09-05"} <= partitions
+
+
+def test_freshness_check_fails_when_stale_and_passes_after_refresh(
+    stack: dict[str, Any],
+) -> None:
+    defs: dg.Definitions = stack["defs"]
+    check_key = dg.AssetCheckKey(CUSTOMERS_KEY, "freshness_check")
+    everything = [*defs.assets, *defs.asset_checks]
+
+    def run(selection: dg.AssetSelection, instance: dg.DagsterInstance) -> Any:
+        return dg.materialize(
+            everything, selection=selection, resources=defs.resources, instance=instance
+        )
+
+    def evaluate(instance: dg.DagsterInstance) -> bool:
+        result = run(dg.AssetSelection.checks(check_key), instance)
+        (evaluation,) = result.get_asset_check_evaluations()
+        return evaluation.passed
+
+    with dg.instance_for_test() as instance:
+        # the table was last updated 3 days ago (YAML: max_lag 26h) -> red
+        stale = dt.datetime.now(dt.UTC) - dt.timedelta(days=3)
+        instance.report_runless_asset_event(
+            dg.AssetMaterialization(
+                CUSTOMERS_KEY,
+                metadata={"dagster/last_updated_timestamp": dg.MetadataValue.timestamp(stale)},
+            )
+        )
+        assert evaluate(instance) is False
+
+        # refresh: load the table again -> green
+        selection = dg.AssetSelection.assets(CUSTOMERS_KEY) - dg.AssetSelection.all_asset_checks()
+        assert run(selection, instance).success
+        assert evaluate(instance) is True
+
+
+def test_published_days(stack: dict[str, Any]) -> None:
+    """Guard of the fixtures the tests above rely on: one landing file per published day."""
+    days = csv_rows_by_day(stack["landing"], "orders")
+    assert min(days) == FIRST_DAY.isoformat()
+    assert max(days) == PUBLISHED_UNTIL.isoformat()
