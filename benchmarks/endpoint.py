@@ -6,6 +6,9 @@ Data: ROWS rows x 4 columns (id UInt64, value Float64, name String, ts DateTime)
 as an Arrow table. Each measurement inserts into an empty MergeTree table (or reads the whole
 table) and takes the best of --repeat runs:
 
+Each endpoint run is preceded by the matching in-process run, so both see the same machine load
+(this box is shared); ratios use the best time of each.
+
 - inprocess_*: chDB in a separate process with its own data dir (the limit on this machine):
   insert = Native (and ArrowStream) bytes streamed into `send_insert`, read = `SELECT *` as
   Arrow -> pa.Table
@@ -59,17 +62,6 @@ def make_table(rows: int) -> pa.Table:
     )
 
 
-def best(repeat: int, setup: Callable[[int], None], run: Callable[[int], None]) -> float:
-    """Best wall time of `run(i)` over `repeat` runs (each after `setup(i)`)."""
-    times = []
-    for i in range(repeat):
-        setup(i)
-        t0 = time.perf_counter()
-        run(i)
-        times.append(time.perf_counter() - t0)
-    return min(times)
-
-
 def arrow_bytes(table: pa.Table) -> bytes:
     sink = pa.BufferOutputStream()
     with pa.ipc.new_stream(sink, table.schema) as writer:
@@ -77,53 +69,97 @@ def arrow_bytes(table: pa.Table) -> bytes:
     return sink.getvalue().to_pybytes()
 
 
-# -- in-process (child process) -------------------------------------------------------------
+# -- in-process (child process, driven over stdin/stdout) ----------------------------------
 
 
-def inprocess(rows: int, repeat: int, data_dir: str) -> dict[str, float]:
+def inprocess_child(rows: int, data_dir: str) -> None:
+    """Serve measurement requests: one kind per stdin line, seconds on stdout."""
     import os
 
     os.environ["TZ"] = "UTC"
     import chdb
 
     table = make_table(rows)
-    payload = arrow_bytes(table)
+    payloads = {"insert_arrow": ("ArrowStream", arrow_bytes(table))}
     conn = chdb.connect(data_dir)
     raw = conn._conn
     raw.query("CREATE DATABASE IF NOT EXISTS bench", "CSV", params={})
+    counter = iter(range(1_000_000))
 
-    def setup(i: int) -> None:
-        raw.query(f"DROP TABLE IF EXISTS bench.t{i}", "CSV", params={})
-        raw.query(DDL.format(n=i), "CSV", params={})
+    def fresh() -> str:
+        name = f"bench.t{next(counter)}"
+        raw.query(DDL.format(n=name.split(".t")[1]), "CSV", params={})
+        return name
 
-    def inserting(fmt: str, data: bytes) -> Callable[[int], None]:
-        def insert(i: int) -> None:
-            inserter = raw.send_insert(f"INSERT INTO bench.t{i}", fmt)
-            step = 1 << 20
-            for pos in range(0, len(data), step):
-                raw.insert_append(inserter, data[pos : pos + step])
-            raw.insert_done(inserter)
+    def insert(kind: str) -> float:
+        fmt, data = payloads[kind]
+        target = fresh()
+        t0 = time.perf_counter()
+        inserter = raw.send_insert(f"INSERT INTO {target}", fmt)
+        step = 1 << 20
+        for pos in range(0, len(data), step):
+            raw.insert_append(inserter, data[pos : pos + step])
+        raw.insert_done(inserter)
+        elapsed = time.perf_counter() - t0
+        raw.query(f"DROP TABLE {target}", "CSV", params={})
+        return elapsed
 
-        return insert
+    full = fresh()
+    inserter = raw.send_insert(f"INSERT INTO {full}", "ArrowStream")
+    raw.insert_append(inserter, payloads["insert_arrow"][1])
+    raw.insert_done(inserter)
+    native = raw.query(f"SELECT * FROM {full} FORMAT Native", "Native", params={}).bytes()
+    payloads["insert_native"] = ("Native", native)
 
-    insert_arrow_s = best(repeat, setup, inserting("ArrowStream", payload))
-    native = raw.query("SELECT * FROM bench.t0 FORMAT Native", "Native", params={}).bytes()
-    insert_s = best(repeat, setup, inserting("Native", native))
-
-    def read(i: int) -> None:
-        data = raw.query("SELECT * FROM bench.t0", "Arrow", params={}).bytes()
+    def read() -> float:
+        t0 = time.perf_counter()
+        data = raw.query(f"SELECT * FROM {full}", "Arrow", params={}).bytes()
         result = pa.ipc.open_file(pa.BufferReader(data)).read_all()
+        elapsed = time.perf_counter() - t0
         assert result.num_rows == rows
+        return elapsed
 
-    read_s = best(repeat, lambda i: None, read)
+    print("ready", flush=True)
+    for line in sys.stdin:
+        kind = line.strip()
+        seconds = read() if kind == "read" else insert(kind)
+        print(seconds, flush=True)
     conn.close()
-    return {"insert_s": insert_s, "insert_arrow_s": insert_arrow_s, "read_s": read_s}
+
+
+class InProcess:
+    """The in-process limit, measured in a child process right next to each endpoint run."""
+
+    def __init__(self, rows: int, data_dir: Path) -> None:
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "benchmarks.endpoint", "--rows", str(rows),
+             "--inprocess-child", str(data_dir)],
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, cwd=ROOT,
+        )  # fmt: skip
+        assert self.proc.stdout is not None and self.proc.stdin is not None
+        assert self.proc.stdout.readline().strip() == "ready"
+        self.times: dict[str, list[float]] = {}
+
+    def measure(self, kind: str) -> float:
+        assert self.proc.stdin is not None and self.proc.stdout is not None
+        self.proc.stdin.write(kind + "\n")
+        self.proc.stdin.flush()
+        seconds = float(self.proc.stdout.readline())
+        self.times.setdefault(kind, []).append(seconds)
+        return seconds
+
+    def close(self) -> None:
+        assert self.proc.stdin is not None
+        self.proc.stdin.close()
+        self.proc.wait(timeout=60)
 
 
 # -- through the endpoint -------------------------------------------------------------------
 
 
-def endpoint(rows: int, repeat: int, data_dir: Path) -> dict[str, float]:
+def endpoint(rows: int, repeat: int, data_dir: Path, limit: InProcess) -> dict[str, float]:
+    """Best seconds per endpoint measurement; before each run the matching in-process
+    measurement runs too, so both see the same machine load."""
     import clickhouse_connect
 
     from warehouse.lifecycle import start_background, stop
@@ -137,73 +173,76 @@ def endpoint(rows: int, repeat: int, data_dir: Path) -> dict[str, float]:
     ]
     names = ["id", "value", "name", "ts"]
     info = start_background(data_dir, http_port=0, tcp_port=0)
-    out: dict[str, float] = {}
+    times: dict[str, list[float]] = {}
     try:
         ch = clickhouse_connect.get_client(
             host=info.host, port=info.http_port, autogenerate_session_id=False
         )
         ch.command("CREATE DATABASE IF NOT EXISTS bench")
-        counter = iter(range(10_000))
+        counter = iter(range(1_000_000))
 
-        def fresh(_: int) -> None:
+        def fresh() -> str:
             n = next(counter)
-            fresh.table = f"bench.t{n}"  # type: ignore[attr-defined]
             ch.command(DDL.format(n=n))
+            return f"bench.t{n}"
 
-        def target() -> str:
-            return fresh.table  # type: ignore[attr-defined]
-
-        out["http_insert_arrow_s"] = best(repeat, fresh, lambda i: ch.insert_arrow(target(), table))
-        full = target()
-        native_bytes = ch.raw_query(f"SELECT * FROM {full} FORMAT Native")
-        out["http_insert_native_s"] = best(
-            repeat,
-            fresh,
-            lambda i: ch.raw_insert(target(), names, native_bytes, fmt="Native"),
-        )
-        # typed Python columns: includes clickhouse-connect's own serialization (client-bound)
-        out["http_insert_python_s"] = best(
-            repeat,
-            fresh,
-            lambda i: ch.insert(target(), columns, column_names=names, column_oriented=True),
-        )
+        full = fresh()
+        ch.insert_arrow(full, table)
         assert ch.query(f"SELECT count() FROM {full}").result_rows[0][0] == rows
+        native_bytes = ch.raw_query(f"SELECT * FROM {full} FORMAT Native")
 
-        def read_arrow(i: int) -> None:
+        def read_arrow(_: str) -> None:
             assert ch.query_arrow(f"SELECT * FROM {full}").num_rows == rows
 
-        out["http_read_arrow_s"] = best(repeat, lambda i: None, read_arrow)
+        runs: list[tuple[str, str, Callable[[str], None], bool]] = [
+            ("http_insert_native", "insert_native",
+             lambda t: ch.raw_insert(t, names, native_bytes, fmt="Native"), True),
+            ("http_insert_arrow", "insert_arrow", lambda t: ch.insert_arrow(t, table), True),
+            ("http_read_arrow", "read", read_arrow, False),
+            # typed Python columns: adds clickhouse-connect's per-value serialization
+            ("http_insert_python", "insert_native",
+             lambda t: ch.insert(t, columns, column_names=names, column_oriented=True), True),
+        ]  # fmt: skip
+        native = None
         if info.tcp_port:
+            import numpy as np
             from clickhouse_driver import Client
 
             # use_numpy: clickhouse-driver's columnar fast path (its pure-Python path is the
             # bottleneck otherwise, not the endpoint)
             native = Client(host=info.host, port=info.tcp_port, settings={"use_numpy": True})
-            import numpy as np
-
             arrays = [
                 table.column("id").to_numpy(),
                 table.column("value").to_numpy(),
                 np.array(table.column("name").to_pylist(), dtype=object),
                 table.column("ts").to_numpy().astype("datetime64[s]"),
             ]
+            insert_sql = f"INSERT INTO {{}} ({', '.join(names)}) VALUES"
 
-            def native_insert(i: int) -> None:
-                native.execute(f"INSERT INTO {target()} ({', '.join(names)}) VALUES", arrays,
-                               columnar=True)  # fmt: skip
-
-            out["native_insert_s"] = best(repeat, fresh, native_insert)
-
-            def native_read(i: int) -> None:
+            def native_read(_: str) -> None:
                 result = native.execute(f"SELECT * FROM {full}", columnar=True)
                 assert len(result[0]) == rows
 
-            out["native_read_s"] = best(repeat, lambda i: None, native_read)
+            runs += [
+                ("native_insert", "insert_native",
+                 lambda t: native.execute(insert_sql.format(t), arrays, columnar=True), True),
+                ("native_read", "read", native_read, False),
+            ]  # fmt: skip
+        for _ in range(repeat):
+            for name, kind, run, needs_table in runs:
+                limit.measure(kind)
+                target = fresh() if needs_table else full
+                t0 = time.perf_counter()
+                run(target)
+                times.setdefault(name, []).append(time.perf_counter() - t0)
+                if needs_table:
+                    ch.command(f"DROP TABLE {target}")
+        if native is not None:
             native.disconnect()
         ch.close()
     finally:
         stop(data_dir)
-    return out
+    return {name + "_s": min(values) for name, values in times.items()}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -213,40 +252,39 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--inprocess-child", default=None, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.inprocess_child:
-        print(json.dumps(inprocess(args.rows, args.repeat, args.inprocess_child)))
+        inprocess_child(args.rows, args.inprocess_child)
         return 0
     scratch = Path(tempfile.mkdtemp(prefix="bench-endpoint-"))
     try:
-        child = subprocess.run(
-            [sys.executable, "-m", "benchmarks.endpoint", "--rows", str(args.rows),
-             "--repeat", str(args.repeat), "--inprocess-child", str(scratch / "inprocess")],
-            capture_output=True, text=True, check=True, cwd=ROOT,
-        )  # fmt: skip
-        limit = json.loads(child.stdout.strip().splitlines()[-1])
-        ep = endpoint(args.rows, args.repeat, scratch / "endpoint")
+        limit_proc = InProcess(args.rows, scratch / "inprocess")
+        try:
+            ep = endpoint(args.rows, args.repeat, scratch / "endpoint", limit_proc)
+        finally:
+            limit_proc.close()
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
+    limit = {kind + "_s": min(values) for kind, values in limit_proc.times.items()}
     rows = args.rows
-    rate = {k.removesuffix("_s") + "_rows_per_s": round(rows / v) for k, v in ep.items()}
-    rate["inprocess_insert_rows_per_s"] = round(rows / limit["insert_s"])
-    rate["inprocess_insert_arrow_rows_per_s"] = round(rows / limit["insert_arrow_s"])
-    rate["inprocess_read_rows_per_s"] = round(rows / limit["read_s"])
+
+    def ratio(inprocess_key: str, endpoint_key: str) -> float:
+        return round(limit[inprocess_key] / ep[endpoint_key], 3)
+
     result: dict[str, object] = {
         "rows": rows,
-        "insert_http_ratio": round(limit["insert_s"] / ep["http_insert_native_s"], 3),
-        "insert_http_arrow_ratio": round(limit["insert_arrow_s"] / ep["http_insert_arrow_s"], 3),
-        "insert_http_python_ratio": round(limit["insert_s"] / ep["http_insert_python_s"], 3),
-        "read_http_arrow_ratio": round(limit["read_s"] / ep["http_read_arrow_s"], 3),
+        "insert_http_ratio": ratio("insert_native_s", "http_insert_native_s"),
+        "insert_http_arrow_ratio": ratio("insert_arrow_s", "http_insert_arrow_s"),
+        "insert_http_python_ratio": ratio("insert_native_s", "http_insert_python_s"),
+        "read_http_arrow_ratio": ratio("read_s", "http_read_arrow_s"),
     }
     if "native_insert_s" in ep:
-        result["insert_native_ratio"] = round(limit["insert_s"] / ep["native_insert_s"], 3)
-        result["read_native_ratio"] = round(limit["read_s"] / ep["native_read_s"], 3)
-    result.update(rate)
+        result["insert_native_ratio"] = ratio("insert_native_s", "native_insert_s")
+        result["read_native_ratio"] = ratio("read_s", "native_read_s")
+    for key, seconds in {**ep, **{"inprocess_" + k: v for k, v in limit.items()}}.items():
+        result[key.removesuffix("_s") + "_rows_per_s"] = round(rows / seconds)
     result["seconds"] = {"inprocess": limit, "endpoint": ep}
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
-    line = json.dumps(result)
     RESULTS.write_text(json.dumps(result, indent=2) + "\n")
-    print(line)
+    print(json.dumps(result))
     return 0
 
 

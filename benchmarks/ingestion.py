@@ -50,7 +50,12 @@ def _landing(years: int) -> Path:
 
 
 def child_load(source: str, schemas: str, landing: str, dlt_dir: str) -> None:
-    """Runs in the child process: load, then print elapsed, rows and peak RSS."""
+    """Runs in the child process: load, then print elapsed, rows and peak RSS.
+
+    Modules are imported before the clock starts (this machine sets PYTHONDONTWRITEBYTECODE, so
+    first imports compile from source: a start-up cost, not ingestion throughput)."""
+    import pandas  # noqa: F401  (pyarrow imports it lazily on the first Python-object conversion)
+
     from ingestion.pipeline import make_pipeline, run_source
     from ingestion.schema import load_schemas
 

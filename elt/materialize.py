@@ -154,23 +154,30 @@ def _event_of(record: Any) -> Any:
 def execute_run(
     job: dg.JobDefinition,
     instance: dg.DagsterInstance,
-    planned: PlannedRun,
+    planned: PlannedRun | None,
     *,
+    check_keys: Iterable[dg.AssetCheckKey] = (),
     tags: dict[str, str] | None = None,
     on_event: Callable[[Any], None] | None = None,
     run_config: dict[str, Any] | None = None,
     poll_seconds: float = 0.25,
 ) -> RunOutcome:
-    """Execute one planned run in process; stream its events to `on_event` while it runs."""
+    """Execute one planned run in process (or, with `planned` None, only the given checks);
+    stream its events to `on_event` while it runs."""
     run_id = str(uuid.uuid4())
     outcome = RunOutcome(run_id=run_id, success=False)
     box: dict[str, Any] = {}
+    if planned is None:
+        job = job.get_subset(asset_selection=set(), asset_check_selection=set(check_keys))
+        selection = None
+    else:
+        selection = list(planned.assets)
 
     def work() -> None:
         try:
             box["result"] = job.execute_in_process(
                 instance=instance,
-                asset_selection=list(planned.assets),
+                asset_selection=selection,
                 run_id=run_id,
                 tags=tags or {},
                 run_config=run_config,
@@ -242,5 +249,16 @@ def materialize_all(
         )
         result.runs.append(outcome)
         if not outcome.success:
-            break
+            return result
+    if result.missing:  # checks whose test needs assets of several runs (dbt relationships)
+        outcome = execute_run(
+            job,
+            instance,
+            None,
+            check_keys=result.missing,
+            tags={"elt/stage": "checks", **(tags or {})},
+            on_event=on_event,
+            run_config=run_config,
+        )
+        result.runs.append(outcome)
     return result

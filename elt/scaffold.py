@@ -216,12 +216,6 @@ def _find_spec(specs: Iterable[Any], source: str, table: str) -> Any:
     raise LookupError(f"no schema YAML for {source}.{table} (expected ingestion/schemas/{source}/)")
 
 
-def default_schemas_dir() -> Path | None:
-    """ELT_SCHEMAS_DIR if set (as the Dagster code location reads it), else ingestion's default."""
-    value = os.environ.get("ELT_SCHEMAS_DIR")
-    return Path(value) if value else None
-
-
 def default_project_dir() -> Path:
     return Path(os.environ.get("ELT_DBT_PROJECT_DIR", DBT_PROJECT_DIR))
 
@@ -246,12 +240,20 @@ def scaffold_dbt(
 
     Existing files are kept unless `overwrite` (an analyst may have edited them).
     """
-    from ingestion.schema import load_schemas
+    from ingestion.schema import load_schemas, schemas_dir_default
 
     validate_identifier(source, field="source")
     validate_identifier(table, field="table")
+    schemas_dir = Path(schemas_dir or schemas_dir_default())
+    foreign = schemas_dir.resolve() != schemas_dir_default().resolve()
+    if foreign and project_dir is None and "ELT_DBT_PROJECT_DIR" not in os.environ:
+        # Schemas from elsewhere must not regenerate the project's own dbt sources.
+        raise ValueError(
+            f"schemas from {schemas_dir} (not the project's): say which dbt project to "
+            "scaffold into with --dbt-dir (or ELT_DBT_PROJECT_DIR), or skip with --no-dbt"
+        )
     project_dir = Path(project_dir or default_project_dir())
-    specs = load_schemas(schemas_dir or default_schemas_dir())
+    specs = load_schemas(schemas_dir)
     shape = shape_from_spec(_find_spec(specs, source, table))
     written: list[Path] = []
     sql_path, yml_path = staging_paths(shape, project_dir)

@@ -96,6 +96,7 @@ def render_summary(
     stage_seconds: Mapping[str, float],
     dev_port: int = 3000,
     success: bool,
+    log_path: object | None = None,
 ) -> str:
     """The closing summary: what ran, what is in the warehouse, where to look next."""
     failed, missing = list(checks_failed), list(checks_missing)
@@ -114,6 +115,8 @@ def render_summary(
     total = sum(stage_seconds.values())
     timing = " · ".join(f"{stage} {seconds(s)}" for stage, s in stage_seconds.items())
     lines.append(f"  time per stage:      {timing} · total {seconds(total)}")
+    if log_path is not None:
+        lines.append(f"  dbt/dlt output:      {log_path}")
     example = marts[0].name if marts else f"{MART_DATABASE}.customers"
     lines += [
         "",

@@ -103,7 +103,7 @@ def column_hints(spec: TableSpec) -> dict[str, dict[str, Any]]:
         "nullable": False,
         "description": "When ingestion read the row (UTC); ReplacingMergeTree version.",
     }
-    if spec.resolved_write_disposition == "merge":
+    if spec.dlt_write_disposition == "merge":
         # dlt keeps the newest staging row per key (dlt warns about the hint otherwise)
         hints[spec.version_column]["dedup_sort"] = "desc"
     return hints
@@ -112,15 +112,15 @@ def column_hints(spec: TableSpec) -> dict[str, dict[str, Any]]:
 def clickhouse_hints(spec: TableSpec, replicated: bool = False) -> dict[str, Any]:
     """Arguments for dlt's `clickhouse_adapter`: engine, sort, partition, settings.
 
-    dlt 1.31 builds `ReplacingMergeTree(version)` only for the append disposition (merge falls back
-    to MergeTree); the raw table itself is created by `ingestion.ddl` either way, so these hints
-    describe it to dlt and shape dlt's own staging tables. `replicated` (a cluster): dlt's
+    dlt 1.31 builds `ReplacingMergeTree(version)` only for the append disposition (its merge falls
+    back to MergeTree); the raw table itself is created by `ingestion.ddl` either way, so these
+    hints describe it to dlt and shape dlt's own staging tables (delete-insert merges). `replicated` (a cluster): dlt's
     staging tables become ReplicatedMergeTree too (a per-table hint overrides dlt's config).
     """
     rmt = spec.clickhouse.engine == "ReplacingMergeTree"
     if replicated:
         engine = "replicated_merge_tree"
-    elif rmt and spec.resolved_write_disposition == "append":
+    elif rmt and spec.dlt_write_disposition == "append":
         engine = "replacing_merge_tree"
     else:
         engine = "merge_tree"
@@ -475,7 +475,7 @@ def table_resource(
     )
     resource.apply_hints(
         table_name=spec.name,
-        write_disposition=spec.resolved_write_disposition,
+        write_disposition=spec.dlt_write_disposition,
         primary_key=list(spec.primary_key) or None,
         columns=column_hints(spec),
         schema_contract={"columns": contract},
@@ -513,6 +513,7 @@ def describe(spec: TableSpec) -> str:
         {
             "table": spec.raw_table,
             "disposition": spec.resolved_write_disposition,
+            "merge_strategy": spec.resolved_merge_strategy,
             "cursor": spec.cursor,
             "partition_by": spec.clickhouse.partition_by,
         }

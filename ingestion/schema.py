@@ -228,6 +228,12 @@ class TableYaml(_Strict):
     write_disposition: Literal["append", "merge", "replace"] | None = Field(
         None, description="Default: merge with a primary key, else append."
     )
+    merge_strategy: Literal["engine", "delete-insert"] | None = Field(
+        None,
+        description="How merge replaces rows: engine = append into ReplacingMergeTree, the newest "
+        "version per key wins (read with FINAL; default for ReplacingMergeTree); delete-insert = "
+        "dlt deletes the old rows then inserts (exact without FINAL, slower).",
+    )
     clickhouse: ClickHouseLayout = Field(default_factory=ClickHouseLayout)
     partitioning: Partitioning | None = None
     freshness: Freshness | None = None
@@ -274,6 +280,21 @@ class TableSpec(TableYaml):
     @property
     def resolved_write_disposition(self) -> str:
         return self.write_disposition or ("merge" if self.primary_key else "append")
+
+    @property
+    def resolved_merge_strategy(self) -> str | None:
+        if self.resolved_write_disposition != "merge":
+            return None
+        if self.merge_strategy:
+            return self.merge_strategy
+        return "engine" if self.clickhouse.engine == "ReplacingMergeTree" else "delete-insert"
+
+    @property
+    def dlt_write_disposition(self) -> str:
+        """What dlt does: the engine strategy is an append the ReplacingMergeTree collapses."""
+        if self.resolved_merge_strategy == "engine":
+            return "append"
+        return self.resolved_write_disposition
 
     @property
     def order_by(self) -> list[str]:
@@ -510,6 +531,10 @@ def check_table(spec: TableSpec) -> tuple[list[Any], str] | None:
                 return [*loc, i], f"key column {name!r} cannot be nullable"
     if spec.resolved_write_disposition == "merge" and not spec.primary_key:
         return ["write_disposition"], "merge needs a primary_key"
+    if spec.merge_strategy and spec.resolved_write_disposition != "merge":
+        return ["merge_strategy"], "merge_strategy applies to write_disposition: merge only"
+    if spec.merge_strategy == "engine" and spec.clickhouse.engine != "ReplacingMergeTree":
+        return ["merge_strategy"], "the engine strategy needs clickhouse.engine ReplacingMergeTree"
     if spec.clickhouse.engine == "ReplacingMergeTree" and not spec.order_by:
         return ["clickhouse", "engine"], "ReplacingMergeTree needs a primary_key or order_by"
     if spec.incremental:

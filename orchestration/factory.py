@@ -79,6 +79,7 @@ def build_definitions(paths: ProjectPaths | None = None) -> dg.Definitions:
     raw_assets = build_dlt_assets(raw_tables, specs=specs, daily=daily, translator=dlt_translator)
     project = prepare_dbt_project(paths.dbt_project_dir, paths.dbt_profiles_dir)
     manifest = Manifest.load(project.manifest_path)
+    manifest.attach_tests_to_last_parent()
     dbt_defs = build_dbt_assets(project, manifest, DbtTranslator(), daily)
 
     # checks

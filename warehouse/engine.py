@@ -21,9 +21,11 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
+import json
 import os
 import queue
 import re
+import shutil
 import threading
 import time
 import uuid
@@ -32,7 +34,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from warehouse.sqltext import output_format
+from warehouse.sqltext import insert_target, output_format, split_settings
 
 LOCK_FILE = "warehouse.lock"
 _CODE_RE = re.compile(r"Code: (\d+)\. ")
@@ -57,6 +59,16 @@ _CONCATENABLE = frozenset(
         "JSONCompactStringsEachRow", "Values", "LineAsString", "RawBLOB", "ArrowStream",
     )
 )  # fmt: skip
+# what chDB's streaming insert cannot report (see EngineConnection.insert)
+_VIEW_ENGINES = frozenset(
+    {"MaterializedView", "View", "LiveView", "WindowView", "Distributed", "Buffer"}
+)
+_CONSTRAINT_RE = re.compile(r"\bCONSTRAINT\b", re.IGNORECASE)
+_SAFE_DEFAULT_RE = re.compile(
+    r"^(?:-?\d+(?:\.\d+)?|'(?:[^'\\]|\\.)*'|NULL|true|false|\[\]|"
+    r"now\(\)|now64\(\d*\)|today\(\)|generateUUIDv4\(\)|rand(?:64)?\(\))$",
+    re.IGNORECASE,
+)
 _ARROW_EOS = b"\xff\xff\xff\xff\x00\x00\x00\x00"
 
 
@@ -285,7 +297,14 @@ class EngineConnection:
         """Stream `chunks` (raw bytes in format `fmt`, split anywhere) into an INSERT.
 
         `sql` is the INSERT without FORMAT clause and data, e.g. "INSERT INTO db.t (a, b)".
-        Nothing is committed if the iterable raises or the data is malformed."""
+        Nothing is committed if the iterable raises or the data is malformed.
+
+        chDB's streaming insert drops errors raised after parsing (CHECK constraints, throwing
+        DEFAULT/MATERIALIZED expressions, failing materialized views): the insert is silently
+        discarded. Inserts into tables that have any of those therefore take a checked path:
+        the body is spooled to a file first and run as `INSERT … FROM INFILE`, which raises."""
+        if self._needs_checked_insert(sql, database):
+            return self._insert_from_file(sql, fmt, chunks, settings, database)
         started = time.monotonic()
         sql, call = self._begin(sql, settings, database)
         try:
@@ -313,6 +332,56 @@ class EngineConnection:
             elapsed=time.monotonic() - started,
             ignored_settings=call.ignored,
         )
+
+    def _needs_checked_insert(self, sql: str, database: str | None) -> bool:
+        target = insert_target(sql)
+        if target is None:
+            return False
+        db = target[0] or database or self._base_database
+        try:
+            info = self._run(
+                "SELECT engine, create_table_query, length(dependencies_table), "
+                "(SELECT groupArray(default_expression) FROM system.columns WHERE "
+                f"database = {_quote(db)} AND table = {_quote(target[1])} AND "
+                "default_kind IN ('DEFAULT', 'MATERIALIZED', 'EPHEMERAL')) "
+                f"FROM system.tables WHERE database = {_quote(db)} AND name = {_quote(target[1])} "
+                "FORMAT JSONCompact",
+                "JSONCompact",
+            )
+        except ClickHouseError:
+            return False
+        rows = json.loads(info)["data"]
+        if not rows:
+            return False  # no such table: the streaming path reports it
+        engine, create_query, dependents, defaults = rows[0]
+        if int(dependents) or engine in _VIEW_ENGINES:
+            return True
+        if _CONSTRAINT_RE.search(create_query):
+            return True
+        return any(not _SAFE_DEFAULT_RE.match(expr.strip()) for expr in defaults)
+
+    def _insert_from_file(
+        self,
+        sql: str,
+        fmt: str,
+        chunks: Iterable[bytes],
+        settings: Mapping[str, str] | None,
+        database: str | None,
+    ) -> QueryStats:
+        started = time.monotonic()
+        spool = self._engine.spool_dir / f"{uuid.uuid4().hex}.{fmt.lower()}"
+        try:
+            with open(spool, "wb") as f:
+                for chunk in chunks:
+                    f.write(chunk)
+            head, settings_clause = split_settings(sql)
+            statement = f"{head} FROM INFILE {_quote(str(spool))} {settings_clause} FORMAT {fmt}"
+            result = self.query(statement, "TabSeparated", settings, None, database)
+        finally:
+            with contextlib.suppress(OSError):
+                spool.unlink()
+        result.stats.elapsed = time.monotonic() - started
+        return result.stats
 
     def cancel(self) -> None:
         """Kill the statement running on this connection (safe from any thread)."""
@@ -460,6 +529,9 @@ class Engine:
         self._pool: queue.LifoQueue[EngineConnection] = queue.LifoQueue()
         self._pool_size = pool_size
         self._settings: frozenset[str] | None = None
+        self.spool_dir = self.data_dir / "insert_spool"  # checked inserts (see insert())
+        shutil.rmtree(self.spool_dir, ignore_errors=True)
+        self.spool_dir.mkdir()
         self.closed = False
         # the server's structured query log (warehouse.querylog.QueryLog), if any
         self.query_log: Any = None

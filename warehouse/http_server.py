@@ -559,4 +559,6 @@ class _Handler(socketserver.BaseRequestHandler):
 
     def finish(self) -> None:
         with contextlib.suppress(OSError):
+            self.request.shutdown(socket.SHUT_RDWR)  # wakes a body read still waiting
+        with contextlib.suppress(OSError):
             self.rfile.close()

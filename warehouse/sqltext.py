@@ -128,3 +128,41 @@ def is_insert_head(prefix: str) -> bool:
     """Whether a (possibly truncated) statement text starts with INSERT."""
     first = next(_tokens(prefix), None)
     return first is not None and first[0] == "word" and first[1].upper() == "INSERT"
+
+
+def _unquote(token: tuple[str, str, int, int]) -> str:
+    kind, value = token[0], token[1]
+    if kind == "quoted" and value[:1] in '`"':
+        return value[1:-1].replace(value[0] * 2, value[0]).replace("\\" + value[0], value[0])
+    return value
+
+
+def insert_target(statement: str) -> tuple[str | None, str] | None:
+    """(database or None, table) of `INSERT INTO [TABLE] [db.]t …`; None for table functions
+    or anything unexpected."""
+    tokens = [t for t in _tokens(statement)]
+    words = [t[1].upper() if t[0] == "word" else t[1] for t in tokens]
+    if len(tokens) < 3 or words[0] != "INSERT" or words[1] != "INTO":
+        return None
+    pos = 2
+    if words[pos] == "TABLE":
+        pos += 1
+    if pos >= len(tokens) or words[pos] == "FUNCTION" or tokens[pos][0] == "punct":
+        return None
+    first = _unquote(tokens[pos])
+    if pos + 2 < len(tokens) and tokens[pos + 1][1] == "." and tokens[pos + 2][0] != "punct":
+        return first, _unquote(tokens[pos + 2])
+    return None, first
+
+
+def split_settings(statement: str) -> tuple[str, str]:
+    """Split `INSERT … SETTINGS a = 1, …` into the part before the top-level SETTINGS keyword
+    and the SETTINGS clause ("" when there is none)."""
+    depth = 0
+    for kind, value, begin, _ in _tokens(statement):
+        if kind == "punct":
+            depth += value == "("
+            depth -= value == ")"
+        elif kind == "word" and depth == 0 and value.upper() == "SETTINGS":
+            return statement[:begin].rstrip(), statement[begin:].strip()
+    return statement.rstrip(), ""

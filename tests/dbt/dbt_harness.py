@@ -85,10 +85,6 @@ def land_and_ingest(landing_dir: Path, until: dt.date) -> dict[str, int]:
     from ingestion.pipeline import run_source
 
     landing_jaffle(1, until=until, landing_dir=landing_dir)
-    if os.environ.get("ELT_DBT_TESTS_RAW_LOADER") == "direct":
-        from warehouse.client import get_client
-
-        return load_raw_directly(get_client(), landing_dir)
     result = run_source("jaffle_shop", landing_dir=landing_dir)
     return dict(result.row_counts)
 
@@ -112,45 +108,3 @@ def duplicate_keys(client: Any) -> dict[str, int]:
         mart: int(scalar(client, f"SELECT count() - uniqExact({key}) FROM marts.{mart}"))
         for mart, key in MART_KEYS.items()
     }
-
-
-def load_raw_directly(client: Any, landing_dir: Path) -> dict[str, int]:
-    """INTERIM (until the dlt path works against the endpoint): load every landing CSV into the
-    raw tables created with ingestion's own DDL, replacing what is there. Not the product path."""
-    from ingestion.ddl import create_database_sql, create_table_sql
-    from ingestion.schema import load_schemas
-
-    counts = {}
-    client.command(create_database_sql("raw"))
-    for spec in load_schemas():
-        if spec.source != "jaffle_shop":
-            continue
-        client.command(create_table_sql(spec, "raw"))
-        names = [c.name for c in spec.columns]
-        staging = f"raw.`_dbt_tests_{spec.name}`"
-        client.command(f"DROP TABLE IF EXISTS {staging}")
-        client.command(
-            f"CREATE TABLE {staging} ({', '.join(f'`{n}` String' for n in names)}) ENGINE = Memory"
-        )
-        for path in sorted((landing_dir / "jaffle_shop" / spec.name).glob("*.csv")):
-            client.raw_insert(staging, names, insert_block=path.read_bytes(), fmt="CSVWithNames")
-        types = {
-            r[0]: r[1]
-            for r in client.query(f"DESCRIBE TABLE raw.jaffle_shop___{spec.name}").result_rows
-        }
-        selects = []
-        for n in names:
-            t = types[n]
-            if "DateTime64" in t:
-                selects.append(f"parseDateTime64BestEffortOrNull(`{n}`, 6, 'UTC')")
-            else:
-                selects.append(f"CAST(`{n}`, '{t}')")
-        client.command(
-            f"INSERT INTO raw.jaffle_shop___{spec.name} ({', '.join(names)}, _ingested_at, "
-            f"_dlt_load_id) SELECT {', '.join(selects)}, now64(6, 'UTC'), 'direct' FROM {staging}"
-        )
-        client.command(f"DROP TABLE {staging}")
-        counts[spec.name] = int(
-            scalar(client, f"SELECT count() FROM raw.jaffle_shop___{spec.name}")
-        )
-    return counts

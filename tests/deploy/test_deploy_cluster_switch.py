@@ -72,3 +72,45 @@ def test_cluster_target_makes_every_table_replicated(tmp_path: Path) -> None:
     for name in replacing:
         assert cluster[name].startswith("ReplicatedReplacingMergeTree("), name
     assert not any(engine.startswith("Replicated") for engine in prod.values())
+
+
+def code_server_env(cluster: bool) -> dict[str, str]:
+    """The code server's environment as compose resolves it with the .env.example values."""
+    from conftest import env_example, interpolate
+
+    base = yaml.safe_load((REPO / "docker-compose.yml").read_text())
+    env = dict(base["services"]["code-server"]["environment"])
+    if cluster:
+        override = yaml.safe_load((REPO / "docker-compose.cluster.yml").read_text())
+        env.update(override["services"]["code-server"]["environment"])
+    example = {**env_example(), "CLICKHOUSE_LOADER_PASSWORD": "loader-pw"}
+    example["CLICKHOUSE_TRANSFORMER_PASSWORD"] = "transformer-pw"
+    return {k: str(v) for k, v in interpolate(env, example).items()}
+
+
+@pytest.mark.parametrize("cluster", [False, True])
+def test_each_tool_connects_as_its_user(
+    cluster: bool, monkeypatch: pytest.MonkeyPatch, clean_env
+) -> None:
+    """With the code server's compose environment: dlt loads as the loader, dbt/Dagster query as
+    the transformer, and on the cluster profile dlt/ingestion create Replicated* raw tables."""
+    from elt.config import warehouse_settings
+    from ingestion import ddl
+    from ingestion.generator import clickhouse_hints
+    from ingestion.pipeline import destination, loader_user
+    from ingestion.schema import load_schemas
+
+    for key, value in code_server_env(cluster).items():
+        monkeypatch.setenv(key, value)
+    settings = warehouse_settings()
+    assert (settings.user, settings.password) == ("elt_transformer", "transformer-pw")
+    assert (settings.host, settings.http_port, settings.secure) == ("clickhouse", 8123, False)
+    assert loader_user() == ("elt_loader", "loader-pw")
+    credentials = destination().config_params["credentials"]
+    assert (credentials.username, credentials.database) == ("elt_loader", "raw")
+    assert bool(settings.cluster) is cluster
+    for spec in load_schemas():
+        engine = ddl.engine_clause(spec, replicated=bool(settings.cluster))
+        assert engine.startswith("Replicated") is cluster, (spec.name, engine)
+        hint = clickhouse_hints(spec, replicated=bool(settings.cluster))["table_engine_type"]
+        assert (hint == "replicated_merge_tree") is cluster, (spec.name, hint)

@@ -41,7 +41,7 @@ incremental:
   cursor: at
   initial_value: "2020-01-01"
 write_disposition: {disposition}
-clickhouse:
+{strategy}clickhouse:
   partition_by: toYYYYMM(at)
   settings: {{index_granularity: 1024}}
 partitioning:
@@ -50,10 +50,11 @@ partitioning:
 """
 
 
-def _events(tmp_path: Path, disposition: str = "merge"):
-    return parse_table_file(
-        write_yaml(tmp_path / "schemas", "src", "events", EVENTS.format(disposition=disposition))
+def _events(tmp_path: Path, disposition: str = "merge", strategy: str | None = None):
+    text = EVENTS.format(
+        disposition=disposition, strategy=f"merge_strategy: {strategy}\n" if strategy else ""
     )
+    return parse_table_file(write_yaml(tmp_path / "schemas", "src", "events", text))
 
 
 def _csv(path: Path, rows: list[tuple]) -> None:
@@ -83,14 +84,18 @@ def test_column_hints_carry_types_keys_and_cursor() -> None:
     assert hints["ordered_at"]["incremental"] is True
     assert hints["ordered_at"]["data_type"] == "timestamp"
     assert hints["subtotal"]["precision"] == 64
-    assert hints["_ingested_at"]["dedup_sort"] == "desc"
+    # merge by the engine: dlt appends, ReplacingMergeTree(_ingested_at) keeps the newest version
+    assert orders.resolved_merge_strategy == "engine" and orders.dlt_write_disposition == "append"
+    assert "dedup_sort" not in hints["_ingested_at"]
     assert clickhouse_hints(orders) == {
-        "table_engine_type": "merge_tree",
+        "table_engine_type": "replacing_merge_tree",
         "sort": ["id"],
         "partition": "toYYYYMM(ordered_at)",
     }
-    tweets = next(s for s in load_schemas() if s.name == "tweets")
-    assert clickhouse_hints(tweets)["table_engine_type"] == "replacing_merge_tree"
+    exact = orders.model_copy(update={"merge_strategy": "delete-insert"})
+    assert exact.dlt_write_disposition == "merge"
+    assert column_hints(exact)["_ingested_at"]["dedup_sort"] == "desc"
+    assert clickhouse_hints(exact)["table_engine_type"] == "merge_tree"  # dlt's staging table
 
 
 def test_source_has_one_resource_per_table_with_hints(tmp_path: Path) -> None:
@@ -101,7 +106,7 @@ def test_source_has_one_resource_per_table_with_hints(tmp_path: Path) -> None:
         ["customers", "items", "orders", "products", "stores", "supplies", "tweets"]
     )
     orders = source.resources["orders"]
-    assert orders.write_disposition == "merge"
+    assert orders.write_disposition == "append"  # merge strategy "engine"
     table = orders.compute_table_schema()
     assert table["x-clickhouse-partition"] == "toYYYYMM(ordered_at)"
     assert table["x-clickhouse-sort"] == ["id"]
@@ -194,7 +199,7 @@ def test_cursor_filter_state_without_rows() -> None:
 def test_offline_extract_and_normalize_make_parquet_jobs(tmp_path: Path, monkeypatch) -> None:
     """dlt runs extract and normalize without a warehouse: check the load package it builds."""
     monkeypatch.setenv("NORMALIZE__PARQUET_NORMALIZER__ADD_DLT_LOAD_ID", "true")
-    spec = _events(tmp_path)
+    spec = _events(tmp_path, strategy="delete-insert")
     landing = tmp_path / "landing"
     _csv(
         landing / "src/events/2020-01-01.csv",

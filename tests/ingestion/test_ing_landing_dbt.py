@@ -121,6 +121,7 @@ def test_schema_new_infers_a_valid_yaml(tmp_path: Path) -> None:
         "ref": "uuid",
     }
     assert spec.primary_key == ["id"] and spec.cursor == "created_at"
+    dbt_dir = tmp_path / "dbt"
     result = runner.invoke(
         app,
         [
@@ -132,10 +133,15 @@ def test_schema_new_infers_a_valid_yaml(tmp_path: Path) -> None:
             str(sample),
             "--schemas-dir",
             str(tmp_path / "cli"),
+            "--dbt-dir",
+            str(dbt_dir),
         ],
     )
     assert result.exit_code == 0, result.output
     assert (tmp_path / "cli" / "shop" / "orders.yml").exists()
+    # the dbt staging model is scaffolded and the dbt sources regenerated
+    assert (dbt_dir / "models/staging/shop/stg_shop__orders.sql").exists()
+    assert (dbt_dir / "models/staging/shop/_shop__sources.yml").exists()
     again = runner.invoke(
         app,
         [

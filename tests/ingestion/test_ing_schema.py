@@ -156,6 +156,8 @@ def _error(root: Path, table: str, text: str) -> SchemaError:
             "merge needs a primary_key",
         ),
         ("t", lambda t: t + "schedule: every day\n", 12, "schedule", "not a valid cron"),
+        ("t", lambda t: t + "merge_strategy: engine\nclickhouse:\n  engine: MergeTree\n", 12,
+         "merge_strategy", "needs clickhouse.engine ReplacingMergeTree"),
         (
             "t",
             lambda t: t + "freshness:\n  max_lag: soon\n",
@@ -265,6 +267,7 @@ def test_defaults_and_derived_values(schemas_dir: Path) -> None:
     assert spec.order_by == ["id"]
     assert spec.version_column == "_ingested_at"
     assert spec.contract.new_columns == "evolve"
+    assert spec.resolved_merge_strategy == "engine" and spec.dlt_write_disposition == "append"
     no_key = BASE.format(table="u").replace(
         "primary_key: [id]\n", "clickhouse:\n  engine: MergeTree\n"
     )

@@ -3,6 +3,7 @@ landing data (jafgen 1 year, first week only) and an isolated dlt working direct
 
 from __future__ import annotations
 
+import datetime as dt
 import os
 from collections.abc import Iterator
 from pathlib import Path
@@ -15,11 +16,13 @@ from orch_support import PUBLISHED_UNTIL
 @pytest.fixture(scope="session")
 def orch_env(run_dir: Path) -> Iterator[dict[str, str]]:
     """Landing, dlt and Dagster state of these tests in the session's temp dir; sensors and
-    schedules stay stopped (no daemon surprises in `dagster dev`)."""
+    schedules stay stopped (no daemon surprises in `dagster dev`); daily partitions end after
+    the last published day (a replay of 2018 data, see orchestration/defs/partitions.py)."""
     values = {
         "ELT_LANDING_DIR": str(run_dir / "landing"),
         "ELT_DLT_DIR": str(run_dir / "dlt"),
         "ELT_DAGSTER_AUTOSTART": "0",
+        "ELT_PARTITIONS_END_DATE": (PUBLISHED_UNTIL + dt.timedelta(days=1)).isoformat(),
     }
     previous = {k: os.environ.get(k) for k in values}
     os.environ.update(values)

@@ -129,3 +129,20 @@ def test_server_keeps_serving_during_a_long_query(warehouse, ch) -> None:
     assert not done.is_set()
     assert ch.query("SELECT 5").result_rows == [(5,)]
     thread.join()
+
+
+def test_insert_of_a_client_that_hangs_up_commits_nothing(warehouse, ch, db) -> None:
+    ch.command(f"CREATE TABLE {db}.partial (a UInt32) ENGINE = MergeTree ORDER BY a")
+    query = urlencode({"query": f"INSERT INTO {db}.partial FORMAT TSV"})
+    sent = b"".join(f"{i}\n".encode() for i in range(50000))
+    sock = socket.create_connection((warehouse.host, warehouse.http_port))
+    sock.sendall(
+        f"POST /?{query} HTTP/1.1\r\nHost: x\r\nContent-Length: {len(sent) * 2}\r\n\r\n".encode()
+        + sent
+    )
+    time.sleep(0.5)
+    sock.close()  # half the announced body never arrives
+    time.sleep(1.0)
+    assert ch.query(f"SELECT count() FROM {db}.partial").result_rows == [(0,)]
+    ch.insert(f"{db}.partial", [[1]])
+    assert ch.query(f"SELECT count() FROM {db}.partial").result_rows == [(1,)]

@@ -260,6 +260,14 @@ def test_large_result_streams_in_blocks(native: Client) -> None:
     assert native.last_query.progress.rows >= 1_000_000
 
 
+def test_many_tiny_blocks(native: Client) -> None:
+    rows = native.execute(
+        "SELECT number FROM numbers(200000)", settings={"max_block_size": 10}, columnar=True
+    )
+    assert list(rows[0]) == list(range(200000))
+    assert native.last_query.profile_info.blocks == 20000
+
+
 def _running(native: Client, marker: str) -> int:
     return native.execute(
         "SELECT count() FROM system.processes "

@@ -22,6 +22,7 @@ from warehouse.native.blocks import (
     BLOCK_INFO,
     UnsupportedTypeError,
     header_block,
+    leading_columns,
     parse_type,
     scan_block,
     skip_block_info,
@@ -127,6 +128,16 @@ def test_types() -> None:
         skipper("AggregateFunction(sum, UInt64)")
     with pytest.raises(UnsupportedTypeError):
         skipper("Dynamic")
+
+
+def test_leading_columns_reads_past_walkable_columns_only() -> None:
+    def column(name: str, type_: str, data: bytes) -> bytes:
+        return bytes([len(name)]) + name.encode() + bytes([len(type_)]) + type_.encode() + data
+
+    last = b"\x02\x01" + column("a", "UInt8", b"\x07") + column("j", "JSON", b"\x00" * 9)
+    assert leading_columns(BytesSource(last)) == [("a", "UInt8"), ("j", "JSON")]
+    middle = b"\x02\x01" + column("j", "JSON", b"\x00" * 9) + column("a", "UInt8", b"\x07")
+    assert leading_columns(BytesSource(middle)) is None
 
 
 def test_header_block_matches_what_the_driver_reads() -> None:

@@ -7,7 +7,9 @@ insert blocks stream into the engine the same way.
 
 from __future__ import annotations
 
+import collections
 import contextlib
+import itertools
 import logging
 import queue
 import select
@@ -61,6 +63,7 @@ HEARTBEAT_SECONDS = 0.5
 POLL_SECONDS = 0.05
 # result packets are collected up to this size (or until the engine has nothing ready)
 SEND_BATCH_BYTES = 1 << 20
+MAX_IOV = 512  # buffers per sendmsg (the kernel's IOV_MAX is 1024)
 
 _ERROR_NAMES = {
     UNSUPPORTED_METHOD: "UNSUPPORTED_METHOD",
@@ -629,12 +632,11 @@ class Session:
 
     def _send_parts(self, parts: list[Any]) -> None:
         """Send several buffers with as few syscalls as possible (no copying)."""
-        views = [memoryview(p).cast("B") for p in parts if len(p)]
+        views = collections.deque(memoryview(p).cast("B") for p in parts if len(p))
         while views:
-            sent = self.sock.sendmsg(views)
+            sent = self.sock.sendmsg(list(itertools.islice(views, MAX_IOV)))
             while views and sent >= len(views[0]):
-                sent -= len(views[0])
-                views.pop(0)
+                sent -= len(views.popleft())
             if views and sent:
                 views[0] = views[0][sent:]
 

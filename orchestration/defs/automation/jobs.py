@@ -47,7 +47,6 @@ def daily_partition_job(partitioned_keys: Sequence[dg.AssetKey]) -> AssetJob:
     return dg.define_asset_job(
         DAILY_PARTITION_JOB,
         selection=dg.AssetSelection.assets(*partitioned_keys),
-        op_retry_policy=INGESTION_RETRY,
         description="Ingest one day of the event tables and rebuild that day in the dbt models.",
         tags=INGESTION_TAGS,
     )
@@ -59,7 +58,6 @@ def full_build_job() -> AssetJob:
     return dg.define_asset_job(
         FULL_BUILD_JOB,
         selection=dg.AssetSelection.all(),
-        op_retry_policy=INGESTION_RETRY,
         description="Full build: all raw tables, all dbt models and checks.",
         tags={**INGESTION_TAGS, **HEAVY_TAGS},
     )

@@ -84,10 +84,17 @@ def _dlt_multi_asset(
         # built at run time: they read the current environment; a window gets its own pipeline
         run_source = make_source(source, specs=specs, tables=names, window=window)
         run_pipeline = make_pipeline(source, window=window)
-        events = dlt.run(
-            context=context, dlt_source=run_source, dlt_pipeline=run_pipeline, **run_kwargs()
-        )
-        results = list(events)
+        try:
+            events = dlt.run(
+                context=context, dlt_source=run_source, dlt_pipeline=run_pipeline, **run_kwargs()
+            )
+            results = list(events)
+        except Exception as exc:
+            # the ingestion RetryPolicy, applied from inside the step so it holds in every job
+            # (also the UI's ad-hoc runs) and never retries dbt steps of the same run
+            policy = INGESTION_RETRY
+            delay = (policy.delay or 0) * (2**context.retry_number)
+            raise dg.RetryRequested(max_retries=policy.max_retries, seconds_to_wait=delay) from exc
         with clickhouse.get_client() as client:
             stats = fetch_table_stats(client, [relations[r.asset_key] for r in results])
         for result in results:

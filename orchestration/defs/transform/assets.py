@@ -14,7 +14,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import dagster as dg
-from dagster_dbt import DbtCliInvocation, DbtCliResource, DbtProject, dbt_assets
+from dagster_dbt import DbtCliResource, DbtProject, dbt_assets
 
 from orchestration.defs.clickhouse import fetch_table_stats
 from orchestration.defs.partitions import window_vars
@@ -49,8 +49,8 @@ def build_dbt_assets(
         ) -> Iterator[Any]:
             dbt_vars = window_vars(context.partition_time_window)
             context.log.info(f"dbt window {dbt_vars}")
-            invocation = dbt.cli(["build", "--vars", json.dumps(dbt_vars)], context=context)
-            yield from _with_clickhouse_metadata(invocation, clickhouse, relations)
+            args = ["build", "--vars", json.dumps(dbt_vars)]
+            yield from _run_dbt(context, dbt, args, clickhouse, relations)
 
         out.append(dbt_incremental)
 
@@ -64,26 +64,57 @@ def build_dbt_assets(
     def dbt_models(
         context: dg.AssetExecutionContext, dbt: DbtCliResource, clickhouse: ClickHouseResource
     ) -> Iterator[Any]:
-        invocation = dbt.cli(["build"], context=context)
-        yield from _with_clickhouse_metadata(invocation, clickhouse, relations)
+        yield from _run_dbt(context, dbt, ["build"], clickhouse, relations)
 
     out.append(dbt_models)
     return out
 
 
-def _with_clickhouse_metadata(
-    invocation: DbtCliInvocation, clickhouse: ClickHouseResource, relations: dict[str, Any]
+def _run_dbt(
+    context: dg.AssetExecutionContext,
+    dbt: DbtCliResource,
+    args: list[str],
+    clickhouse: ClickHouseResource,
+    relations: dict[str, Any],
 ) -> Iterator[Any]:
+    """`dbt <args>` for the selected assets: events with column schema and ClickHouse metadata.
+
+    dbt's eager indirect selection also runs tests of assets outside this step (Dagster records
+    them as observations); those may fail only because the other asset is not built yet. So the
+    step fails on a model error or a failed test of *this step's* checks, not on those."""
+    invocation = dbt.cli(args, context=context, raise_on_error=False)
     events = invocation.stream().fetch_column_metadata(with_column_lineage=False)
+    own_tests: set[str] = set()
     with clickhouse.get_client() as client:
         for event in events:
             unique_id = _unique_id(event)
+            if isinstance(event, dg.AssetCheckResult | dg.AssetCheckEvaluation) and unique_id:
+                own_tests.add(unique_id)
             relation = relations.get(unique_id) if unique_id else None
             if relation is not None and isinstance(event, dg.Output | dg.AssetMaterialization):
                 stats = fetch_table_stats(client, [relation]).get(relation)
                 if stats is not None:
                     event = event.with_metadata({**event.metadata, **stats.as_metadata(relation)})
             yield event
+    failures = failed_nodes(invocation.get_artifact("run_results.json"), own_tests)
+    if failures:
+        raise dg.Failure(
+            description=f"dbt {args[0]} failed: {', '.join(sorted(failures))}",
+            metadata={"failed_nodes": sorted(failures)},
+        )
+
+
+def failed_nodes(run_results: dict[str, Any], own_tests: set[str]) -> list[str]:
+    """Models, seeds, snapshots that errored, and this step's tests that errored or failed."""
+    out = []
+    for result in run_results.get("results", []):
+        unique_id, status = result["unique_id"], result["status"]
+        if unique_id.startswith("test."):
+            if status in ("error", "fail") and unique_id in own_tests:
+                out.append(unique_id)
+        elif status in ("error", "runtime error"):
+            out.append(unique_id)
+    return out
 
 
 def _unique_id(event: Any) -> str | None:

@@ -22,12 +22,26 @@ INCREMENTAL_SELECT = "config.materialized:incremental"
 TABLE_MATERIALIZATIONS = {"table", "incremental", "snapshot", "seed"}
 
 
+PROJECT_FILE_DIRS = ("models", "macros", "seeds", "snapshots", "tests", "analyses")
+
+
 def prepare_dbt_project(project_dir: Path, profiles_dir: Path) -> DbtProject:
     project = DbtProject(project_dir=project_dir, profiles_dir=profiles_dir)
     project.prepare_if_dev()
-    if not project.manifest_path.exists():
+    if manifest_is_stale(project):
         project.preparer.prepare(project)
     return project
+
+
+def manifest_is_stale(project: DbtProject) -> bool:
+    """No manifest, or a project file changed after it was written (then it is parsed again)."""
+    if not project.manifest_path.exists():
+        return True
+    written = project.manifest_path.stat().st_mtime
+    files = [project.project_dir / "dbt_project.yml"]
+    for folder in PROJECT_FILE_DIRS:
+        files += (project.project_dir / folder).rglob("*")
+    return any(f.is_file() and f.stat().st_mtime > written for f in files)
 
 
 @dataclass(frozen=True)
@@ -67,5 +81,40 @@ class Manifest:
     def relations_by_unique_id(self) -> dict[str, Relation]:
         return {n["unique_id"]: self.relation(n) for n in self.asset_nodes if self.is_table(n)}
 
-    def child_map(self) -> Mapping[str, list[str]]:
-        return self.data.get("child_map", {})
+    def attach_tests_to_last_parent(self) -> int:
+        """Make a test with several model parents (e.g. `relationships`) an asset check of the
+        parent built last (deepest in the DAG) instead of dbt's attached node.
+
+        The incremental models and the rest are two `@dbt_assets`; a relationships test from
+        `orders` (incremental) to `customers` (downstream of `orders`) attached to `orders` would
+        run before `customers` exists. Uses dagster-dbt's `meta.dagster.ref`; returns how many
+        tests were re-attached."""
+        nodes = self.data["nodes"]
+        depth: dict[str, int] = {}
+
+        def depth_of(unique_id: str) -> int:
+            if unique_id not in depth:
+                depth[unique_id] = 0  # guards against cycles in broken manifests
+                parents = (nodes.get(unique_id) or {}).get("depends_on", {}).get("nodes", [])
+                depth[unique_id] = 1 + max((depth_of(p) for p in parents), default=0)
+            return depth[unique_id]
+
+        moved = 0
+        for node in nodes.values():
+            if node["resource_type"] != "test":
+                continue
+            parents = [
+                p
+                for p in node.get("depends_on", {}).get("nodes", [])
+                if (nodes.get(p) or {}).get("resource_type") in ("model", "seed", "snapshot")
+            ]
+            if len(set(parents)) < 2:
+                continue
+            meta = node.setdefault("config", {}).setdefault("meta", {})
+            dagster_meta = meta.setdefault("dagster", {})
+            if dagster_meta.get("ref"):
+                continue  # the project decided
+            last = nodes[max(parents, key=depth_of)]
+            dagster_meta["ref"] = {"name": last["name"], "package": last["package_name"]}
+            moved += 1
+        return moved
