@@ -1,6 +1,6 @@
 """Ingestion benchmark: the generated dlt source vs the engine's own limit, and peak memory.
 
-    uv run python -m benchmarks.ingestion [--years-ratio 1] [--skip-4y]
+    uv run python -m benchmarks.ingestion [--skip-4y]
 
 1. Jaffle Shop (jafgen, cached) is published into a scratch landing dir (daily files).
 2. A local endpoint is started on free ports in a scratch data dir.
@@ -8,6 +8,7 @@
    process whose peak RSS is measured), and straight into the engine with
    `INSERT INTO … SELECT … FROM file('<glob>', CSVWithNames, '<declared structure>')` (the limit).
 4. Peak RSS of the loading process for 1 and 4 years of data.
+The machine is shared, so the dlt side runs twice and the limit three times; the best is kept.
 Prints a final JSON line and writes benchmarks/results/ingestion.json.
 """
 
@@ -21,6 +22,7 @@ import resource
 import shutil
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -42,36 +44,63 @@ def _schemas(target: Path, source: str) -> Path:
 
 
 def _landing(years: int) -> Path:
-    from ingestion.landing import generate, publish
-
+    """Publish in a child process: publishing 4 years holds ~1.4 GB, which a forked loader
+    process would otherwise inherit as its RSS high-water mark."""
     landing = SCRATCH / f"landing_{years}y"
-    publish(generate(years), landing)
+    code = (
+        "from pathlib import Path; from ingestion.landing import generate, publish; "
+        f"publish(generate({years}), Path({str(landing)!r}))"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True, cwd=ROOT)
     return landing
 
 
 def child_load(source: str, schemas: str, landing: str, dlt_dir: str) -> None:
     """Runs in the child process: load, then print elapsed, rows and peak RSS.
 
-    Modules are imported before the clock starts (this machine sets PYTHONDONTWRITEBYTECODE, so
-    first imports compile from source: a start-up cost, not ingestion throughput)."""
+    A tiny warm-up load (the `stores` table into another dataset) runs before the clock starts:
+    this machine sets PYTHONDONTWRITEBYTECODE, so first imports (dlt's loader, the ClickHouse
+    drivers, pandas) compile from source, a per-process start-up cost rather than throughput."""
     import pandas  # noqa: F401  (pyarrow imports it lazily on the first Python-object conversion)
+    import psutil
 
     from ingestion.pipeline import make_pipeline, run_source
     from ingestion.schema import load_schemas
 
+    # ru_maxrss of a forked child starts at the parent's high-water mark, so sample our own RSS
+    process, peak, done = psutil.Process(), [0], threading.Event()
+
+    def sample() -> None:
+        while not done.is_set():
+            peak[0] = max(peak[0], process.memory_info().rss)
+            done.wait(0.02)
+
+    sampler = threading.Thread(target=sample, daemon=True)
+    sampler.start()
     specs = load_schemas(schemas)
+    mine = [s for s in specs if s.source == source]
+    warm = [s.model_copy(update={"source": f"{source}_warmup"}) for s in mine]
+    run_source(
+        f"{source}_warmup",
+        schemas=warm,
+        landing_dir=landing,
+        tables=["stores"],
+        pipeline=make_pipeline(f"{source}_warmup", pipelines_dir=dlt_dir),
+    )
     pipeline = make_pipeline(source, pipelines_dir=dlt_dir)
     started = time.perf_counter()
     result = run_source(source, schemas=specs, landing_dir=landing, pipeline=pipeline)
     elapsed = time.perf_counter() - started
-    peak_kb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    done.set()
+    sampler.join()
     print(
         json.dumps(
             {
                 "elapsed": elapsed,
                 "rows": sum(result.row_counts.values()),
                 "rejected": result.rejected_total,
-                "peak_rss_mb": round(peak_kb / 1024, 1),
+                "peak_rss_mb": round(peak[0] / 2**20, 1),
+                "ru_maxrss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
             }
         )
     )
@@ -81,6 +110,7 @@ def _dlt_load(source: str, landing: Path) -> dict:
     schemas = _schemas(SCRATCH / "schemas", source)
     dlt_dir = SCRATCH / "dlt"
     shutil.rmtree(dlt_dir / f"elt_{source}", ignore_errors=True)
+    shutil.rmtree(dlt_dir / f"elt_{source}_warmup", ignore_errors=True)
     out = subprocess.run(
         [
             sys.executable,
@@ -158,10 +188,14 @@ def main() -> None:
         client = get_client()
         client.command("CREATE DATABASE IF NOT EXISTS raw")
         landing_1y = _landing(1)
-        dlt_1y = _dlt_load("bench_dlt_1y", landing_1y)
-        print(f"dlt 1y: {dlt_1y}", file=sys.stderr)
-        limit = _limit_load(client, "bench_limit", landing_1y)
-        print(f"limit 1y: {limit}", file=sys.stderr)
+        # this 2-core machine is shared: take the best of a few runs of each side
+        runs = [_dlt_load(f"bench_dlt_1y_{i}", landing_1y) for i in range(2)]
+        print(f"dlt 1y: {runs}", file=sys.stderr)
+        dlt_1y = min(runs, key=lambda r: r["elapsed"])
+        dlt_1y["peak_rss_mb"] = max(r["peak_rss_mb"] for r in runs)
+        limits = [_limit_load(client, "bench_limit", landing_1y) for _ in range(3)]
+        print(f"limit 1y: {limits}", file=sys.stderr)
+        limit = min(limits, key=lambda r: r["elapsed"])
         rss_4y = None
         if not args.skip_4y:
             dlt_4y = _dlt_load("bench_dlt_4y", _landing(4))

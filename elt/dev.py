@@ -18,7 +18,14 @@ from pathlib import Path
 
 import typer
 
-from elt.demo import ensure_endpoint, prepare_dagster_home, say, use_project_tools
+from elt.config import local_paths
+from elt.demo import (
+    ensure_endpoint,
+    prepare_dagster_home,
+    replay_partitions_end,
+    say,
+    use_project_tools,
+)
 
 CODE_LOCATION = "orchestration.definitions"
 
@@ -52,6 +59,9 @@ def dev_command(
     say("==> local ClickHouse endpoint")
     info = ensure_endpoint()
     home = prepare_dagster_home()
+    end = replay_partitions_end(Path(local_paths().landing_dir))
+    if end:
+        say(f"==> daily partitions end before {end} (the demo data's last day + 1)")
     from elt.dbt_state import ensure_manifest
 
     if ensure_manifest():

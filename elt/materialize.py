@@ -133,6 +133,17 @@ def plan_runs(
     return runs
 
 
+def group_checks(
+    asset_graph: Any, check_keys: Iterable[dg.AssetCheckKey]
+) -> list[tuple[dg.PartitionsDefinition | None, list[dg.AssetCheckKey]]]:
+    """Checks grouped by the partitions definition of their asset (one checks-only run each)."""
+    groups: dict[str, tuple[dg.PartitionsDefinition | None, list[dg.AssetCheckKey]]] = {}
+    for key in sorted(check_keys, key=str):
+        partitions_def = asset_graph.get(key.asset_key).partitions_def
+        groups.setdefault(_partitions_id(partitions_def), (partitions_def, []))[1].append(key)
+    return [groups[gid] for gid in sorted(groups)]
+
+
 def partition_range(
     partitions_def: dg.PartitionsDefinition, first: str | None = None, last: str | None = None
 ) -> tuple[str, str]:
@@ -250,13 +261,18 @@ def materialize_all(
         result.runs.append(outcome)
         if not outcome.success:
             return result
-    if result.missing:  # checks whose test needs assets of several runs (dbt relationships)
+    # checks whose test needs assets of several runs (dbt relationships): once all exist
+    for partitions_def, check_keys in group_checks(asset_graph, result.missing):
+        run_tags = {"elt/stage": "checks", **(tags or {})}
+        if partitions_def is not None:
+            start, end = partition_range(partitions_def, first_partition, last_partition)
+            run_tags |= {RANGE_START_TAG: start, RANGE_END_TAG: end}
         outcome = execute_run(
             job,
             instance,
             None,
-            check_keys=result.missing,
-            tags={"elt/stage": "checks", **(tags or {})},
+            check_keys=check_keys,
+            tags=run_tags,
             on_event=on_event,
             run_config=run_config,
         )

@@ -9,6 +9,7 @@ the fingerprints of files already loaded and the incremental cursor's last value
 
 from __future__ import annotations
 
+import bisect
 import datetime as dt
 import hashlib
 import json
@@ -24,7 +25,7 @@ import pyarrow.compute as pc
 from dlt.destinations.adapters import clickhouse_adapter
 from dlt.extract import DltResource, DltSource
 
-from ingestion.conform import Conformed, RejectedRow, conform, parse_scalar
+from ingestion.conform import Conformed, RejectedRow, SchemaDriftError, conform, parse_scalar
 from ingestion.readers import FileRef, list_files, read_batches
 from ingestion.schema import INGESTED_AT, REJECTED_TABLE, TableSpec
 from ingestion.types import arrow_type, dlt_column_hints
@@ -114,8 +115,9 @@ def clickhouse_hints(spec: TableSpec, replicated: bool = False) -> dict[str, Any
 
     dlt 1.31 builds `ReplacingMergeTree(version)` only for the append disposition (its merge falls
     back to MergeTree); the raw table itself is created by `ingestion.ddl` either way, so these
-    hints describe it to dlt and shape dlt's own staging tables (delete-insert merges). `replicated` (a cluster): dlt's
-    staging tables become ReplicatedMergeTree too (a per-table hint overrides dlt's config).
+    hints describe it to dlt and shape dlt's own staging tables (delete-insert merges).
+    `replicated` (a cluster): dlt's staging tables become ReplicatedMergeTree too (a per-table
+    hint overrides dlt's config).
     """
     rmt = spec.clickhouse.engine == "ReplacingMergeTree"
     if replicated:
@@ -248,12 +250,15 @@ class CursorFilter:
 # ------------------------------------------------------------------ resources
 
 
-def _rejected_table(spec: TableSpec, file: str, rows: list[RejectedRow], at: dt.datetime) -> Any:
+def _rejected_table(
+    spec: TableSpec, file: str | list[str], rows: list[RejectedRow], at: dt.datetime
+) -> Any:
+    files = file if isinstance(file, list) else [file] * len(rows)
     table = pa.table(
         {
             "source": [spec.source] * len(rows),
             "table_name": [spec.name] * len(rows),
-            "file": [file] * len(rows),
+            "file": files,
             "row_number": [r.row for r in rows],
             "reason": [r.reason for r in rows],
             "raw_row": [r.raw for r in rows],
@@ -267,6 +272,55 @@ def _rejected_table(spec: TableSpec, file: str, rows: list[RejectedRow], at: dt.
 def _with_version(table: pa.Table, at: dt.datetime) -> pa.Table:
     stamp = pa.repeat(pa.scalar(at, pa.timestamp("us", tz="UTC")), table.num_rows)
     return table.append_column(pa.field(INGESTED_AT, stamp.type, nullable=False), stamp)
+
+
+@dataclass
+class _Segment:
+    """Where a run of rows of a combined batch came from."""
+
+    file: str
+    first_row: int  # 1-based data row in the file of the segment's first row
+    start: int  # index of the segment's first row in the combined batch
+    rows: int
+
+
+def _conform_combined(
+    spec: TableSpec,
+    segments: list[_Segment],
+    batches: list[pa.RecordBatch],
+    stats: TableStats,
+    at: dt.datetime,
+    window: Window | None,
+    cursor: CursorFilter | None,
+) -> Iterator[Any]:
+    """Conform several small batches (e.g. many daily files) at once: per-call costs (Arrow
+    kernels, dlt's per-item work) are paid once per ~batch_rows, not once per file."""
+    tables = [pa.Table.from_batches([b]) for b in batches]
+    combined = (
+        tables[0] if len(tables) == 1 else pa.concat_tables(tables, promote_options="default")
+    )
+    result = conform(combined, spec, first_row=1)
+    for name in result.new_columns:
+        if name not in stats.new_columns:
+            stats.new_columns.append(name)
+    if result.rejected:
+        stats.rejected += len(result.rejected)
+        starts = [s.start for s in segments]
+        files, rows = [], []
+        for rejected in result.rejected:
+            segment = segments[bisect.bisect_right(starts, rejected.row - 1) - 1]
+            row = segment.first_row + (rejected.row - 1 - segment.start)
+            files.append(segment.file)
+            rows.append(RejectedRow(row, rejected.reason, rejected.raw))
+        yield _rejected_table(spec, files, rows, at)
+    table = result.table
+    if window is not None:
+        table = window_filter(table, spec, window)
+    elif cursor is not None:
+        table = cursor.apply(table)
+    if table.num_rows:
+        stats.rows += table.num_rows
+        yield _with_version(table, at)
 
 
 def _conformed_batches(
@@ -340,9 +394,7 @@ def files_rows(
     """
     stats = stats if stats is not None else TableStats()
     state = state if state is not None else {}
-    yield from coalesce(
-        _files_items(spec, landing_dir, window, stats, state), spec.files.batch_rows
-    )
+    yield from _files_items(spec, landing_dir, window, stats, state)
 
 
 def _files_items(
@@ -362,6 +414,10 @@ def _files_items(
             start=saved.get("last_value", _initial(spec)),
             boundary=set(saved.get("boundary", [])),
         )
+    declared = {c.name for c in spec.columns}
+    segments: list[_Segment] = []
+    batches: list[pa.RecordBatch] = []
+    pending = 0
     for ref in list_files(spec.files, landing_dir):
         if window is not None and not file_in_window(ref, window):
             continue
@@ -369,11 +425,27 @@ def _files_items(
             stats.files_skipped += 1
             continue
         stats.files_read += 1
-        yield from _conformed_batches(
-            spec, read_batches(ref, spec.files), ref.url, stats, at, window, cursor
-        )
+        row = 1
+        for batch in read_batches(ref, spec.files):
+            if spec.contract.new_columns == "fail":
+                extra = [n for n in batch.schema.names if n not in declared]
+                if extra:
+                    raise SchemaDriftError(
+                        f"{spec.source}.{spec.name}: column(s) {', '.join(map(repr, extra))} in "
+                        f"{ref.url} not declared in {spec.path} (contract.new_columns: fail); "
+                        "declare them or set evolve"
+                    )
+            segments.append(_Segment(ref.url, row, pending, batch.num_rows))
+            batches.append(batch)
+            row += batch.num_rows
+            pending += batch.num_rows
+            if pending >= spec.files.batch_rows:
+                yield from _conform_combined(spec, segments, batches, stats, at, window, cursor)
+                segments, batches, pending = [], [], 0
         if window is None:
             seen[ref.url] = ref.fingerprint
+    if batches:
+        yield from _conform_combined(spec, segments, batches, stats, at, window, cursor)
     if cursor is not None and (new_state := cursor.state()) is not None:
         state["cursor"] = new_state
 

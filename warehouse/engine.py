@@ -59,6 +59,12 @@ _CONCATENABLE = frozenset(
         "JSONCompactStringsEachRow", "Values", "LineAsString", "RawBLOB", "ArrowStream",
     )
 )  # fmt: skip
+_USE_RE = re.compile(r"^\s*(?:(?:--[^\n]*\n|/\*.*?\*/)\s*)*USE\s", re.IGNORECASE | re.DOTALL)
+_DDL_RE = re.compile(
+    r"(?:^|;)\s*(?:(?:--[^\n]*\n|/\*.*?\*/)\s*)*"
+    r"(?:CREATE|ALTER|DROP|RENAME|EXCHANGE|ATTACH|DETACH|REPLACE|TRUNCATE|UNDROP)\b",
+    re.IGNORECASE | re.DOTALL,
+)
 # what chDB's streaming insert cannot report (see EngineConnection.insert)
 _VIEW_ENGINES = frozenset(
     {"MaterializedView", "View", "LiveView", "WindowView", "Distributed", "Buffer"}
@@ -236,12 +242,16 @@ class EngineConnection:
     ) -> QueryResult:
         """Run one statement and return its whole output in format `fmt`."""
         started = time.monotonic()
+        ddl = bool(_DDL_RE.search(sql))
         sql, call = self._begin(sql, settings, database)
         try:
             result = self._raw.query(sql, fmt, params=dict(params or {}))
         except Exception as exc:
             self._end(call)
             raise _wrap(exc) from None
+        finally:
+            if ddl:  # table definitions may have changed: cached insert checks are stale
+                self._engine.ddl_generation += 1
         self._end(call)
         data = result.bytes()
         stats = QueryStats(
@@ -338,13 +348,23 @@ class EngineConnection:
         if target is None:
             return False
         db = target[0] or database or self._base_database
+        key = (db, target[1])
+        generation = self._engine.ddl_generation
+        cached = self._engine.insert_checks.get(key)
+        if cached is not None and cached[0] == generation:
+            return cached[1]
+        needed = self._table_needs_checked_insert(db, target[1])
+        self._engine.insert_checks[key] = (generation, needed)
+        return needed
+
+    def _table_needs_checked_insert(self, db: str, table: str) -> bool:
         try:
             info = self._run(
                 "SELECT engine, create_table_query, length(dependencies_table), "
                 "(SELECT groupArray(default_expression) FROM system.columns WHERE "
-                f"database = {_quote(db)} AND table = {_quote(target[1])} AND "
+                f"database = {_quote(db)} AND table = {_quote(table)} AND "
                 "default_kind IN ('DEFAULT', 'MATERIALIZED', 'EPHEMERAL')) "
-                f"FROM system.tables WHERE database = {_quote(db)} AND name = {_quote(target[1])} "
+                f"FROM system.tables WHERE database = {_quote(db)} AND name = {_quote(table)} "
                 "FORMAT JSONCompact",
                 "JSONCompact",
             )
@@ -419,6 +439,10 @@ class EngineConnection:
                     wanted[name] = str(value)
                 else:
                     call.ignored.append(name)
+        readonly = wanted.pop("readonly", "0")
+        if readonly not in ("0", ""):
+            # emulated: left applied in the session, readonly would forbid setting it back
+            self._check_readonly(sql, allow_set=readonly == "2")
         if call.sticky:  # SET/USE/CREATE TEMPORARY change the session itself: start clean
             self.dirty = True
             wanted, database = {}, None
@@ -429,6 +453,14 @@ class EngineConnection:
             self._database = target_db
         self._marker = uuid.uuid4().hex
         return f"/* {self._marker} */ {sql}", call
+
+    def _check_readonly(self, sql: str, allow_set: bool) -> None:
+        kind = str(self._raw.classify_query(sql)["query_class"]).rsplit(".", 1)[-1]
+        if kind == "READ_ONLY" or (kind == "CONTROL" and (allow_set or _USE_RE.match(sql))):
+            return
+        raise ClickHouseError.make(
+            164, "READONLY", "Cannot execute query in readonly mode (readonly setting)"
+        )
 
     def _end(self, call: _Call) -> None:
         self._marker = None
@@ -530,6 +562,8 @@ class Engine:
         self._pool_size = pool_size
         self._settings: frozenset[str] | None = None
         self.spool_dir = self.data_dir / "insert_spool"  # checked inserts (see insert())
+        self.ddl_generation = 0  # bumped after every DDL statement
+        self.insert_checks: dict[tuple[str, str], tuple[int, bool]] = {}
         shutil.rmtree(self.spool_dir, ignore_errors=True)
         self.spool_dir.mkdir()
         self.closed = False

@@ -198,6 +198,8 @@ class HttpServer:
         if p.get("enable_http_compression") in ("1", "true"):
             encoding = compression.choose_encoding(h.get("accept-encoding", ""))
         settings = {k: v for k, v in p.items() if k not in _RESERVED and not k.startswith("param_")}
+        if req.method == "GET":  # as clickhouse-server: GET implies readonly
+            settings.setdefault("readonly", "2")
         timeout = p.get("session_timeout")
         try:
             session_timeout = float(timeout) if timeout else None

@@ -140,7 +140,7 @@ def _unquote(token: tuple[str, str, int, int]) -> str:
 def insert_target(statement: str) -> tuple[str | None, str] | None:
     """(database or None, table) of `INSERT INTO [TABLE] [db.]t …`; None for table functions
     or anything unexpected."""
-    tokens = [t for t in _tokens(statement)]
+    tokens = list(_tokens(statement))
     words = [t[1].upper() if t[0] == "word" else t[1] for t in tokens]
     if len(tokens) < 3 or words[0] != "INSERT" or words[1] != "INTO":
         return None

@@ -6,10 +6,8 @@ from __future__ import annotations
 import json
 import os
 import re
-import shutil
 import subprocess
 from importlib.resources import files
-from pathlib import Path
 from typing import Any
 
 import jsonschema
@@ -314,32 +312,3 @@ def test_cluster_profile_switch(compose: dict[str, dict[str, Any]]) -> None:
     names = {v.get("name") for v in volumes.values() if v}
     for mount in launcher["config"]["container_kwargs"]["volumes"]:
         assert mount.split(":")[0] in names, mount
-
-
-def _compose_cli() -> list[str] | None:
-    explicit = os.environ.get("ELT_DOCKER_COMPOSE")
-    if explicit:
-        return [explicit]
-    if shutil.which("docker-compose"):
-        return ["docker-compose"]
-    if shutil.which("docker"):
-        probe = subprocess.run(["docker", "compose", "version"], capture_output=True, check=False)
-        if probe.returncode == 0:
-            return ["docker", "compose"]
-    return None
-
-
-@pytest.mark.integration
-def test_docker_compose_config_accepts_both_files(tmp_path: Path, example_env) -> None:
-    """The real Compose loader (`docker compose config`, no engine needed), where installed."""
-    cli = _compose_cli()
-    if cli is None:
-        pytest.skip("no docker compose CLI (set ELT_DOCKER_COMPOSE to a compose binary)")
-    env = {**os.environ, **example_env}
-    env.pop("COMPOSE_FILE", None)
-    for files_ in ([BASE], [BASE, CLUSTER]):
-        args = [a for f in files_ for a in ("-f", str(REPO / f))]
-        done = subprocess.run(
-            [*cli, *args, "config", "--quiet"], env=env, capture_output=True, text=True, check=False
-        )
-        assert done.returncode == 0, done.stderr

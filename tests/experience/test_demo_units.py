@@ -108,3 +108,15 @@ def test_dev_binds_loopback_and_detects_a_busy_port() -> None:
         port = busy.getsockname()[1]
         assert not port_is_free("127.0.0.1", port)
     assert port_is_free("127.0.0.1", port)
+
+
+def test_replayed_data_ends_the_daily_partitions(tmp_path: Path, monkeypatch) -> None:
+    from elt.demo import replay_partitions_end
+
+    monkeypatch.delenv("ELT_PARTITIONS_END_DATE", raising=False)
+    (tmp_path / "s" / "orders").mkdir(parents=True)
+    (tmp_path / "s" / "orders" / "2018-09-04.csv").write_text("x\n")
+    assert replay_partitions_end(tmp_path) == "2018-09-05"  # exclusive end
+    assert os.environ["ELT_PARTITIONS_END_DATE"] == "2018-09-05"
+    monkeypatch.setenv("ELT_PARTITIONS_END_DATE", "2019-01-01")
+    assert replay_partitions_end(tmp_path) == "2019-01-01"  # an explicit setting wins

@@ -11,6 +11,7 @@ import pyarrow as pa
 import pytest
 from conftest import write_yaml
 
+from ingestion.conform import SchemaDriftError
 from ingestion.ddl import create_rejected_table_sql, create_table_sql
 from ingestion.generator import (
     CursorFilter,
@@ -243,3 +244,35 @@ def test_ddl_declares_engine_keys_and_types(tmp_path: Path) -> None:
     assert "ORDER BY (`table_name`, `file`, `row_number`)" in rejected
     with pytest.raises(ValueError, match="not a valid identifier"):
         create_table_sql(_events(tmp_path), "raw; drop")
+
+
+def test_rejected_rows_map_back_to_their_file_and_row(tmp_path: Path) -> None:
+    """Small files are conformed together; a rejected row still names its own file and row."""
+    spec = _events(tmp_path)
+    landing = tmp_path / "landing"
+    _csv(landing / "src/events/2020-01-01.csv", [(1, "2020-01-01T10:00:00", "a")])
+    _csv(
+        landing / "src/events/2020-01-02.csv",
+        [(2, "2020-01-02T10:00:00", "b"), ("oops", "2020-01-02T11:00:00", "c")],
+    )
+    stats = TableStats()
+    items = list(files_rows(spec, landing, stats=stats, state={}))
+    assert stats.files_read == 2 and stats.rows == 2 and stats.rejected == 1
+    tables = [i for i in items if isinstance(i, pa.Table)]
+    assert len(tables) == 1  # both files in one batch
+    rejected = next(i for i in items if not isinstance(i, pa.Table)).data.to_pylist()
+    assert [(r["file"].rsplit("/", 1)[-1], r["row_number"]) for r in rejected] == [
+        ("2020-01-02.csv", 2)
+    ]
+
+
+def test_fail_contract_names_the_file_and_column(tmp_path: Path) -> None:
+    spec = _events(tmp_path).model_copy(
+        update={"contract": _events(tmp_path).contract.model_copy(update={"new_columns": "fail"})}
+    )
+    landing = tmp_path / "landing"
+    path = landing / "src/events/2020-01-01.csv"
+    path.parent.mkdir(parents=True)
+    path.write_text("id,at,note,colour\n1,2020-01-01T10:00:00,a,red\n")
+    with pytest.raises(SchemaDriftError, match=r"'colour' in .*2020-01-01.csv"):
+        list(files_rows(spec, landing, state={}))

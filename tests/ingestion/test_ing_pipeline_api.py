@@ -33,8 +33,9 @@ def test_build_source_and_pipeline_touch_no_network(tmp_path: Path, monkeypatch)
         dt.datetime(2018, 9, 3, tzinfo=dt.UTC),
         dt.datetime(2018, 9, 4, tzinfo=dt.UTC),
     )
-    pipeline = build_pipeline("jaffle_shop", pipeline_name="jaffle_shop__daily",
-                              pipelines_dir=tmp_path / "dlt")
+    pipeline = build_pipeline(
+        "jaffle_shop", pipeline_name="jaffle_shop__daily", pipelines_dir=tmp_path / "dlt"
+    )
     assert pipeline.pipeline_name == "jaffle_shop__daily"
     assert pipeline.dataset_name == "jaffle_shop"
     assert default_pipeline_name("jaffle_shop", day) == "elt_jaffle_shop_20180903"

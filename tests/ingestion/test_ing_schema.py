@@ -156,8 +156,13 @@ def _error(root: Path, table: str, text: str) -> SchemaError:
             "merge needs a primary_key",
         ),
         ("t", lambda t: t + "schedule: every day\n", 12, "schedule", "not a valid cron"),
-        ("t", lambda t: t + "merge_strategy: engine\nclickhouse:\n  engine: MergeTree\n", 12,
-         "merge_strategy", "needs clickhouse.engine ReplacingMergeTree"),
+        (
+            "t",
+            lambda t: t + "merge_strategy: engine\nclickhouse:\n  engine: MergeTree\n",
+            12,
+            "merge_strategy",
+            "needs clickhouse.engine ReplacingMergeTree",
+        ),
         (
             "t",
             lambda t: t + "freshness:\n  max_lag: soon\n",

@@ -311,3 +311,23 @@ def test_session_expires_after_its_timeout(web) -> None:
     status, headers, _ = web.request(body=b"SELECT 1", session_id=sid, session_check="1")
     assert status != 200
     assert headers["x-clickhouse-exception-code"] == "372"
+
+
+def test_readonly(web, db) -> None:
+    # GET implies readonly (as clickhouse-server), and the readonly setting is honoured
+    _, headers, _ = web.request("GET", query=f"CREATE TABLE {db}.ro (a UInt8) ENGINE = Log")
+    assert headers["x-clickhouse-exception-code"] == "164"
+    assert web.request("GET", query="SELECT 7")[2] == b"7\n"
+    _, headers, _ = web.request(
+        body=f"CREATE TABLE {db}.ro (a UInt8) ENGINE = Log".encode(), readonly="1"
+    )
+    assert headers["x-clickhouse-exception-code"] == "164"
+    _, headers, _ = web.request(body=b"SET max_threads = 1", readonly="1")
+    assert headers["x-clickhouse-exception-code"] == "164"
+    assert web.ok(b"SELECT 1", readonly="1") == b"1\n"
+    # nothing sticks: the next request may write
+    web.ok(f"CREATE TABLE {db}.ro (a UInt8) ENGINE = Log".encode())
+    web.ok(b"1\n", query=f"INSERT INTO {db}.ro FORMAT TSV")
+    __, headers, _ = web.request(body=b"2\n", query=f"INSERT INTO {db}.ro FORMAT TSV", readonly="1")
+    assert headers["x-clickhouse-exception-code"] == "164"
+    assert web.ok(f"SELECT count() FROM {db}.ro".encode()) == b"1\n"

@@ -60,3 +60,17 @@ def test_output_format() -> None:
     assert output_format("SELECT 'FORMAT CSV'") is None
     assert output_format("SELECT * FROM (SELECT 1 FORMAT TSV) FORMAT Native") == "Native"
     assert output_format("SELECT 1") is None
+
+
+def test_insert_target_and_settings() -> None:
+    from warehouse.sqltext import insert_target, split_settings
+
+    assert insert_target("INSERT INTO db.t (a, b)") == ("db", "t")
+    assert insert_target("insert into table `my db`.`t-1`") == ("my db", "t-1")
+    assert insert_target("INSERT INTO t SETTINGS x = 1") == (None, "t")
+    assert insert_target("INSERT INTO FUNCTION file('x.csv')") is None
+    assert split_settings("INSERT INTO t (a) SETTINGS async_insert = 0") == (
+        "INSERT INTO t (a)",
+        "SETTINGS async_insert = 0",
+    )
+    assert split_settings("INSERT INTO t (settings)") == ("INSERT INTO t (settings)", "")

@@ -69,7 +69,9 @@ def _dlt_multi_asset(
         name=f"dlt_{name}",
         dagster_dlt_translator=translator,
         partitions_def=partitions_def,
-        backfill_policy=dg.BackfillPolicy.single_run() if partitions_def else None,
+        # single run for a range of days; set on the unpartitioned ones too, so a ranged run of
+        # everything (`dagster asset materialize --partition-range`) includes them
+        backfill_policy=dg.BackfillPolicy.single_run(),
         op_tags={"elt/source": source},
         pool=f"dlt_{source}",
     )

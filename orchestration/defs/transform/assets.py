@@ -59,6 +59,7 @@ def build_dbt_assets(
         project=project,
         exclude=INCREMENTAL_SELECT if has_incremental else None,
         name="dbt_models",
+        backfill_policy=dg.BackfillPolicy.single_run(),  # lets ranged runs include them
         dagster_dbt_translator=translator,
     )
     def dbt_models(
