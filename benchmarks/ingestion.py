@@ -196,26 +196,40 @@ def main() -> None:
         limits = [_limit_load(client, "bench_limit", landing_1y) for _ in range(3)]
         print(f"limit 1y: {limits}", file=sys.stderr)
         limit = min(limits, key=lambda r: r["elapsed"])
-        rss_4y = None
+        dlt_4y = limit_4y = None
         if not args.skip_4y:
-            dlt_4y = _dlt_load("bench_dlt_4y", _landing(4))
+            landing_4y = _landing(4)
+            dlt_4y = _dlt_load("bench_dlt_4y", landing_4y)
             print(f"dlt 4y: {dlt_4y}", file=sys.stderr)
-            rss_4y = dlt_4y["peak_rss_mb"]
+            limits_4y = [_limit_load(client, "bench_limit", landing_4y) for _ in range(2)]
+            print(f"limit 4y: {limits_4y}", file=sys.stderr)
+            limit_4y = min(limits_4y, key=lambda r: r["elapsed"])
         client.close()
     finally:
         stop(data_dir=data_dir)
-    dlt_rate = dlt_1y["rows"] / dlt_1y["elapsed"]
-    limit_rate = limit["rows"] / limit["elapsed"]
+
+    def ratio(dlt_run: dict, limit_run: dict) -> float:
+        return round(
+            (dlt_run["rows"] / dlt_run["elapsed"]) / (limit_run["rows"] / limit_run["elapsed"]), 3
+        )
+
+    # the headline ratio uses the largest dataset loaded (4 years when measured): dlt's fixed
+    # per-run cost (~2 s of metadata round trips) dominates a 1-year load of 200k rows
+    main_dlt, main_limit = (dlt_4y, limit_4y) if dlt_4y else (dlt_1y, limit)
     result = {
-        "ingest_ratio": round(dlt_rate / limit_rate, 3),
-        "rows": dlt_1y["rows"],
+        "ingest_ratio": ratio(main_dlt, main_limit),
+        "rows": main_dlt["rows"],
         "peak_rss_mb_1y": dlt_1y["peak_rss_mb"],
-        "peak_rss_mb_4y": rss_4y,
-        "dlt_rows_per_s": round(dlt_rate),
-        "limit_rows_per_s": round(limit_rate),
-        "dlt_seconds": round(dlt_1y["elapsed"], 2),
-        "limit_seconds": round(limit["elapsed"], 2),
-        "limit_rows": limit["rows"],
+        "peak_rss_mb_4y": dlt_4y["peak_rss_mb"] if dlt_4y else None,
+        "ingest_ratio_1y": ratio(dlt_1y, limit),
+        "rows_1y": dlt_1y["rows"],
+        "dlt_seconds_1y": round(dlt_1y["elapsed"], 2),
+        "limit_seconds_1y": round(limit["elapsed"], 2),
+        "dlt_seconds_4y": round(dlt_4y["elapsed"], 2) if dlt_4y else None,
+        "limit_seconds_4y": round(limit_4y["elapsed"], 2) if limit_4y else None,
+        "rss_ratio_4y_1y": round(dlt_4y["peak_rss_mb"] / dlt_1y["peak_rss_mb"], 3)
+        if dlt_4y
+        else None,
         "measured_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
     }
     RESULTS.parent.mkdir(parents=True, exist_ok=True)

@@ -75,7 +75,7 @@ class FilesOrigin(_Strict):
         None, description="Default: from the path's extension."
     )
     csv: CsvOptions = Field(default_factory=CsvOptions)
-    batch_rows: int = Field(65_536, ge=1_000, le=1_000_000, description="Rows per Arrow batch.")
+    batch_rows: int = Field(32_768, ge=1_000, le=1_000_000, description="Rows per Arrow batch.")
 
     @field_validator("path")
     @classmethod

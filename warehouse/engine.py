@@ -75,6 +75,13 @@ _SAFE_DEFAULT_RE = re.compile(
     r"now\(\)|now64\(\d*\)|today\(\)|generateUUIDv4\(\)|rand(?:64)?\(\))$",
     re.IGNORECASE,
 )
+
+
+def _cancelled() -> ClickHouseError:
+    # a killed query may end like a complete one in chDB: never let it pass as complete
+    return ClickHouseError.make(394, "QUERY_WAS_CANCELLED", "Query was cancelled")
+
+
 _ARROW_EOS = b"\xff\xff\xff\xff\x00\x00\x00\x00"
 
 
@@ -124,6 +131,7 @@ class _Call:
 
     sticky: bool = False
     ignored: list[str] = field(default_factory=list)
+    killed: bool = False  # cancel() was called while it ran
 
 
 @dataclass
@@ -173,6 +181,8 @@ class QueryStream:
         size = 0 if result is None else result.size()
         if size == 0:
             self._finish()
+            if self._call.killed:
+                raise _cancelled()
             if self._stitch_arrow and self._chunks:
                 self._stitch_arrow = False
                 return _ARROW_EOS
@@ -224,6 +234,7 @@ class EngineConnection:
         self._conn = chdb.connect(str(engine.data_dir))
         self._raw = self._conn._conn
         self._marker: str | None = None
+        self._call: _Call | None = None  # the statement running now
         self._database = self._base_database = "default"  # current / the session's own
         self._baseline: dict[str, tuple[str, bool]] = {}  # session values: (value, changed)
         self._applied: dict[str, str] = {}  # per-query settings currently in force
@@ -253,6 +264,8 @@ class EngineConnection:
             if ddl:  # table definitions may have changed: cached insert checks are stale
                 self._engine.ddl_generation += 1
         self._end(call)
+        if call.killed:
+            raise _cancelled()
         data = result.bytes()
         stats = QueryStats(
             rows_read=result.storage_rows_read() or result.rows_read(),
@@ -336,6 +349,8 @@ class EngineConnection:
                 raise _wrap(exc) from None
         finally:
             self._end(call)
+        if call.killed:
+            raise _cancelled()
         return QueryStats(
             rows_written=result.rows_written(),
             bytes_written=result.bytes_written(),
@@ -405,8 +420,10 @@ class EngineConnection:
 
     def cancel(self) -> None:
         """Kill the statement running on this connection (safe from any thread)."""
-        marker = self._marker
+        marker, call = self._marker, self._call
         if marker is not None and not self.closed:
+            if call is not None:
+                call.killed = True
             self._engine.kill_marker(marker)
 
     def close(self) -> None:
@@ -451,6 +468,7 @@ class EngineConnection:
         if target_db != self._database:
             self._run(f"USE {_ident(target_db)}")
             self._database = target_db
+        self._call = call
         self._marker = uuid.uuid4().hex
         return f"/* {self._marker} */ {sql}", call
 
@@ -464,6 +482,7 @@ class EngineConnection:
 
     def _end(self, call: _Call) -> None:
         self._marker = None
+        self._call = None
         if call.sticky:  # the statement may have changed settings or the current database
             self._baseline.clear()
             with contextlib.suppress(ClickHouseError):

@@ -178,7 +178,7 @@ def test_sigkill_mid_load_then_rerun_ends_with_exactly_the_source_rows(
         time.sleep(0.005)
     child.wait(timeout=60)
     assert killed and child.returncode == -signal.SIGKILL, "the load finished before the kill"
-    assert any(packages.glob("*/new_jobs/*")) or any(packages.glob("*/started_jobs/*"))
+    assert any(packages.iterdir()), "the interrupted load package is left to finish"
 
     _run(source, schemas, landing, tmp_path)
     for table in TABLES:

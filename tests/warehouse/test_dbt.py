@@ -41,8 +41,7 @@ def _dbt(project: Path, target: str, env: dict[str, str], *args: str) -> str:
 
 @pytest.mark.parametrize("driver", ["http", "native"])
 def test_dbt_build_twice(warehouse, ch, tmp_path: Path, driver: str) -> None:
-    if driver == "native" and not warehouse.tcp_port:
-        pytest.skip("the endpoint has no native TCP server")
+    assert warehouse.tcp_port, "the endpoint must serve the native protocol"
     project = tmp_path / "dbt_project"
     shutil.copytree(PROJECT, project)
     schema = f"dbt_{driver}_{uuid.uuid4().hex[:8]}"

@@ -66,8 +66,7 @@ def test_http_raw_insert_formats(warehouse, ch, tables) -> None:
 
 
 def test_native_clickhouse_driver(warehouse, ch, tables) -> None:
-    if not warehouse.tcp_port:
-        pytest.skip("no native TCP server")
+    assert warehouse.tcp_port, "the endpoint must serve the native protocol"
     from clickhouse_driver import Client
     from clickhouse_driver.errors import ServerException
 
