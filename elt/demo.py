@@ -53,6 +53,9 @@ class DemoReport:
     mart_counts: dict[str, int] = field(default_factory=dict)
     run_ids: list[str] = field(default_factory=list)
     log_path: Path | None = None
+    selected: set[Any] = field(default_factory=set)
+    assets_updated: int = 0
+    runs_ok: bool = False
 
 
 class Stages:
@@ -220,7 +223,12 @@ def select_keys(asset_graph: Any, select: str | None, skip_dbt: bool) -> set[Any
 
 
 def materialize(
-    report: DemoReport, stages: Stages, landing_dir: Path, skip_dbt: bool, select: str | None
+    report: DemoReport,
+    stages: Stages,
+    landing_dir: Path,
+    skip_dbt: bool,
+    select: str | None,
+    full: bool = False,
 ) -> Any:
     """Every (selected) asset through Dagster; the tools' own output goes to a log file."""
     from elt.console import worker_output_to
@@ -228,11 +236,16 @@ def materialize(
     stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%S")
     report.log_path = Path(local_paths().home) / "logs" / f"demo-{stamp}.log"
     with worker_output_to(report.log_path):
-        return _materialize(report, stages, landing_dir, skip_dbt, select)
+        return _materialize(report, stages, landing_dir, skip_dbt, select, full)
 
 
 def _materialize(
-    report: DemoReport, stages: Stages, landing_dir: Path, skip_dbt: bool, select: str | None
+    report: DemoReport,
+    stages: Stages,
+    landing_dir: Path,
+    skip_dbt: bool,
+    select: str | None,
+    full: bool = False,
 ) -> Any:
     import dagster as dg
 
@@ -272,32 +285,46 @@ def _materialize(
     printer = EventPrinter(len(keys), checks_total)
     job = defs.resolve_implicit_global_asset_job_def()
     quiet = {"loggers": {"console": {"config": {"log_level": "ERROR"}}}}
-    from elt.materialize import RANGE_END_TAG, RANGE_START_TAG, MaterializeResult
+    from elt.materialize import RANGE_END_TAG, RANGE_START_TAG, MaterializeResult, PlannedRun
+    from elt.uptodate import UpToDate
 
     result = MaterializeResult()
+    todo = UpToDate(instance, asset_graph, landing_dir, rebuild=rebuilt or full)
     for index, planned in enumerate(plan, start=1):
         name = stage_name(planned.assets)
         tags = {"elt/demo": "true", "elt/stage": name}
-        scope = "unpartitioned"
-        if planned.partitions_def is not None:
+        title = f"{name}: run {index}/{len(plan)}, {len(planned.assets)} assets"
+        if planned.partitions_def is None:
+            needed = planned.assets if full else tuple(todo.unpartitioned(planned.assets))
+            scope = "unpartitioned"
+            skipped = "every asset up to date (nothing changed upstream)"
+        else:
             first, last = window or (None, None)
             start, end = partition_range(planned.partitions_def, first, last)
-            tags |= {RANGE_START_TAG: start, RANGE_END_TAG: end}
-            scope = f"daily partitions {start}..{end}"
-        for key in planned.assets:
+            all_days = planned.partitions_def.get_partition_keys()
+            in_window = [d for d in all_days if start <= d <= end]
+            days = in_window if full else todo.partitions(planned.assets, in_window)
+            needed = planned.assets if days else ()
+            if days:
+                tags |= {RANGE_START_TAG: days[0], RANGE_END_TAG: days[-1]}
+            scope = f"daily partitions {days[0]}..{days[-1]}" if days else "daily partitions"
+            skipped = f"all {len(in_window)} partitions up to date"
+        if not needed:
+            say(f"\n==> {title} ({scope}): {skipped}")
+            continue
+        run = PlannedRun(tuple(needed), planned.partitions_def)
+        for key in run.assets:
             result.expected_checks |= set(asset_graph.get(key).check_keys)
 
-        def run_one(planned=planned, tags=tags) -> Any:
-            return execute_run(
-                job, instance, planned, tags=tags, on_event=printer, run_config=quiet
-            )
+        def run_one(run=run, tags=tags) -> Any:
+            return execute_run(job, instance, run, tags=tags, on_event=printer, run_config=quiet)
 
-        title = f"{name}: run {index}/{len(plan)}, {len(planned.assets)} assets ({scope})"
-        outcome = stages.run(name, title, run_one)
-        if planned.partitions_def is not None:
-            counts = ", ".join(
-                f"{k.path[-1]} {printer.partitions.get(k, 0)}" for k in planned.assets
-            )
+        if len(needed) < len(planned.assets):
+            title += f" ({len(needed)} to update)"
+        outcome = stages.run(name, f"{title} ({scope})", run_one)
+        todo.record(outcome.materializations)
+        if run.partitions_def is not None:
+            counts = ", ".join(f"{k.path[-1]} {printer.partitions.get(k, 0)}" for k in run.assets)
             say(f"      partitions materialized: {counts}")
         say(
             f"      run {outcome.run_id} {'succeeded' if outcome.success else 'FAILED'}"
@@ -305,6 +332,7 @@ def _materialize(
         )
         result.runs.append(outcome)
         if not outcome.success:
+            latest_state(report, instance, asset_graph, keys, result)
             return result
     # Checks whose dbt test reads models of several runs (relationships between an incremental
     # mart and a table mart) run once every model exists: one checks-only run per partitions def.
@@ -333,7 +361,36 @@ def _materialize(
             f" in {outcome.seconds:.1f} s"
         )
         result.runs.append(outcome)
+    latest_state(report, instance, asset_graph, keys, result)
     return result
+
+
+def latest_state(
+    report: DemoReport, instance: Any, asset_graph: Any, keys: set[Any], result: Any
+) -> None:
+    """Assets and checks as the instance knows them now: a re-run that skipped up-to-date work
+    still reports every asset's materialization and every check's latest result."""
+    from dagster._core.storage.asset_check_execution_record import (
+        AssetCheckExecutionRecordStatus as Status,
+    )
+
+    report.selected = set(keys)
+    report.assets_updated = len(set(result.materialized) & keys)
+    report.assets_materialized = sum(
+        1 for k in keys if instance.get_latest_materialization_event(k) is not None
+    )
+    check_keys = sorted({c for k in keys for c in asset_graph.get(k).check_keys}, key=str)
+    latest = instance.event_log_storage.get_latest_asset_check_execution_by_key(check_keys)
+    for check in check_keys:
+        record = latest.get(check)
+        name = check.to_user_string()
+        if record is not None and record.status == Status.SUCCEEDED:
+            report.checks_passed.append(name)
+        elif record is not None and record.status == Status.FAILED:
+            report.checks_failed.append(name)
+        else:
+            report.checks_missing.append(name)
+    report.runs_ok = all(r.success for r in result.runs)
 
 
 # ------------------------------------------------------------------------- 5. summary
@@ -344,6 +401,7 @@ def run_demo(
     until: dt.date | None = None,
     skip_dbt: bool = False,
     select: str | None = None,
+    full: bool = False,
 ) -> DemoReport:
     from elt.summary import MART_DATABASE, clickhouse_client, render_summary, table_counts
 
@@ -354,39 +412,28 @@ def run_demo(
     say(f"elt demo: Jaffle Shop ({window}) → dlt → ClickHouse → dbt, through Dagster")
     stages.run("endpoint", "local ClickHouse endpoint", ensure_endpoint)
     landing_dir = stages.run(
-        "landing", "landing files (jafgen, cached)", lambda: publish_landing(years, until)
+        "landing", "landing files (jafgen)", lambda: publish_landing(years, until)
     )
-    result = materialize(report, stages, landing_dir, skip_dbt, select)
+    result = materialize(report, stages, landing_dir, skip_dbt, select, full)
 
     def counts() -> tuple[list[Any], list[Any]]:
         client = clickhouse_client()
         raw = table_counts(client, warehouse_settings().raw_database)
         marts = [] if skip_dbt else table_counts(client, MART_DATABASE)
         if select:  # only what was selected (raw tables / marts by their asset keys)
-            raw = [
-                c
-                for c in raw
-                if any(
-                    c.table == f"{k.path[1]}___{k.path[-1]}"
-                    for k in result.materialized
-                    if k.path[0] == "raw"
-                )
-            ]
-            marts = [
-                c for c in marts if any(k.path == ["marts", c.table] for k in result.materialized)
-            ]
+            chosen = report.selected
+            raw = [c for c in raw if any(c.table == f"{k.path[1]}___{k.path[-1]}" for k in chosen)]
+            marts = [c for c in marts if any(k.path == ["marts", c.table] for k in chosen)]
         return raw, marts
 
     raw, marts = stages.run("summary", "summary (row counts from ClickHouse)", counts)
-    report.assets_materialized = len(result.materialized)
-    report.checks_passed = [str(k.to_user_string()) for k in result.passed_checks]
-    report.checks_failed = [str(k.to_user_string()) for k in result.failed_checks]
-    report.checks_missing = [str(k.to_user_string()) for k in result.missing]
     report.raw_counts = {c.name: c.rows for c in raw}
     report.mart_counts = {c.name: c.rows for c in marts}
     report.run_ids = [r.run_id for r in result.runs]
     report.success = (
-        result.success
+        report.runs_ok
+        and not report.checks_failed
+        and not report.checks_missing
         and report.assets_materialized == report.assets_total
         and (skip_dbt or bool(select) or (bool(marts) and all(c.rows > 0 for c in marts)))
     )
@@ -394,6 +441,7 @@ def run_demo(
         render_summary(
             assets_materialized=report.assets_materialized,
             assets_total=report.assets_total,
+            assets_updated=report.assets_updated,
             runs=len(result.runs),
             checks_passed=len(report.checks_passed),
             checks_failed=report.checks_failed,
@@ -431,6 +479,9 @@ def demo_command(
     skip_dbt: bool = typer.Option(
         False, "--skip-dbt", help="Only land and ingest the raw tables (CI builds dbt itself)."
     ),
+    full: bool = typer.Option(
+        False, "--full", help="Materialize everything, even what is up to date."
+    ),
     select: str = typer.Option(
         None,
         "--select",
@@ -439,7 +490,9 @@ def demo_command(
 ) -> None:
     """The main job end to end: endpoint, landing data, every asset through Dagster, summary."""
     try:
-        report = run_demo(years=years, until=_parse_date(until), skip_dbt=skip_dbt, select=select)
+        report = run_demo(
+            years=years, until=_parse_date(until), skip_dbt=skip_dbt, select=select, full=full
+        )
     except Exception as exc:
         traceback.print_exc()
         say(f"\nelt demo FAILED: {type(exc).__name__}: {exc}")

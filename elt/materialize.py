@@ -52,6 +52,8 @@ class RunOutcome:
     run_id: str
     success: bool
     materialized: list[AssetKey] = field(default_factory=list)
+    # (asset key, partition, metadata) of each materialization
+    materializations: list[tuple[AssetKey, str | None, dict]] = field(default_factory=list)
     checks: list[Any] = field(default_factory=list)  # AssetCheckEvaluation
     failures: list[str] = field(default_factory=list)
     seconds: float = 0.0
@@ -211,6 +213,10 @@ def execute_run(
                 continue
             if event.event_type == DagsterEventType.ASSET_MATERIALIZATION:
                 outcome.materialized.append(event.asset_key)
+                data = event.event_specific_data.materialization
+                outcome.materializations.append(
+                    (event.asset_key, data.partition, dict(data.metadata))
+                )
             elif event.event_type == DagsterEventType.ASSET_CHECK_EVALUATION:
                 outcome.checks.append(event.event_specific_data)
             elif event.event_type == DagsterEventType.STEP_FAILURE:

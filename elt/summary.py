@@ -87,6 +87,7 @@ def render_summary(
     *,
     assets_materialized: int,
     assets_total: int,
+    assets_updated: int | None = None,
     runs: int,
     checks_passed: int,
     checks_failed: Iterable[str],
@@ -101,7 +102,10 @@ def render_summary(
     """The closing summary: what ran, what is in the warehouse, where to look next."""
     failed, missing = list(checks_failed), list(checks_missing)
     lines = ["", "=" * 72, "elt demo: " + ("OK" if success else "FAILED"), "=" * 72]
-    lines.append(f"  assets materialized: {assets_materialized}/{assets_total} in {runs} run(s)")
+    updated = "" if assets_updated is None else f", {assets_updated} updated by this run"
+    lines.append(
+        f"  assets materialized: {assets_materialized}/{assets_total}{updated} ({runs} run(s))"
+    )
     check_line = f"  asset checks:        {checks_passed} passed, {len(failed)} failed"
     if missing:
         check_line += f", {len(missing)} not evaluated"

@@ -183,6 +183,7 @@ def test_second_run_is_idempotent(project: Project, first_run: dict[str, Any]) -
     result = project.elt("demo")
     assert result.returncode == 0, result.stdout[-6000:] + result.stderr[-6000:]
     assert "up to date (reused)" in result.stdout  # the manifest was reused
+    assert "partitions up to date" in result.stdout  # nothing new: no partition re-run
     assert warehouse_counts(project) == first_run["counts"]
     facts = instance_facts(project)
     assert len(facts["runs"]) > len(first_run["instance"]["runs"])

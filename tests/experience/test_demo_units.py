@@ -57,7 +57,7 @@ def test_summary_lists_counts_checks_timings_and_next_steps() -> None:
         success=False,
     )
     assert "elt demo: FAILED" in text
-    assert "assets materialized: 3/3 in 2 run(s)" in text
+    assert "assets materialized: 3/3 (2 run(s))" in text
     assert "5 passed, 1 failed" in text
     assert "FAILED  marts/orders:unique_orders_order_id" in text
     assert "raw.s___orders" in text and "1,234" in text

@@ -118,3 +118,34 @@ def test_a_failed_check_is_reported(instance) -> None:
     result = materialize_all(build_defs(fail_check=True), instance, last_partition="2018-09-02")
     assert not result.success
     assert [k.name for k in result.failed_checks] == ["summary_ok"]
+
+
+@pytest.mark.integration
+def test_up_to_date_skips_what_nothing_changed(instance, tmp_path: Path) -> None:
+    from elt.uptodate import UpToDate
+
+    defs = build_defs()
+    graph = defs.resolve_asset_graph()
+    assert materialize_all(defs, instance, last_partition="2018-09-03").success
+    raw_events, stg, inc = (
+        dg.AssetKey(["raw", "s", "events"]),
+        dg.AssetKey(["staging", "stg"]),
+        dg.AssetKey(["marts", "inc"]),
+    )
+    window = ["2018-09-01", "2018-09-02", "2018-09-03", "2018-09-04"]
+    todo = UpToDate(instance, graph, landing_dir=tmp_path)
+    assert todo.partitions([raw_events], window) == ["2018-09-04"]  # the new day only
+    assert todo.unpartitioned([stg]) == []  # nothing changed upstream
+    # a landing file re-published after the last materialization makes its day due again
+    folder = tmp_path / "s" / "events"
+    folder.mkdir(parents=True)
+    (folder / "2018-09-02.csv").write_text("x\n")
+    assert todo.partitions([raw_events], window) == ["2018-09-02", "2018-09-04"]
+    # a dlt load that ran no job changed nothing; one that loaded rows did
+    todo.record([(dg.AssetKey(["raw", "s", "dim"]), None, {"jobs": []})])
+    assert todo.unpartitioned([stg]) == []
+    todo.record([(raw_events, "2018-09-04", {"jobs": ["load job"]})])
+    assert todo.unpartitioned([stg]) == [stg]
+    assert todo.partitions([inc], window) == ["2018-09-04"]
+    # changed dbt code rebuilds every partition
+    assert UpToDate(instance, graph, tmp_path, rebuild=True).partitions([inc], window) == window

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 import os
+import shutil
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -12,13 +13,26 @@ import dagster as dg
 import pytest
 from orch_support import PUBLISHED_UNTIL
 
+ROOT = Path(__file__).resolve().parents[2]
+
 
 @pytest.fixture(scope="session")
 def orch_env(run_dir: Path) -> Iterator[dict[str, str]]:
     """Landing, dlt and Dagster state of these tests in the session's temp dir; sensors and
     schedules stay stopped (no daemon surprises in `dagster dev`); daily partitions end after
-    the last published day (a replay of 2018 data, see orchestration/defs/partitions.py)."""
+    the last published day (a replay of 2018 data, see orchestration/defs/partitions.py).
+
+    The dbt project is a snapshot copy: other work on dbt_project/ (parses into its target/,
+    new models) cannot change the manifest under a run of these tests."""
+    dbt_copy = run_dir / "dbt_project"
+    if not dbt_copy.exists():
+        shutil.copytree(
+            ROOT / "dbt_project",
+            dbt_copy,
+            ignore=shutil.ignore_patterns("target", "logs", "dbt_packages"),
+        )
     values = {
+        "ELT_DBT_PROJECT_DIR": str(dbt_copy),
         "ELT_LANDING_DIR": str(run_dir / "landing"),
         "ELT_DLT_DIR": str(run_dir / "dlt"),
         "ELT_DAGSTER_AUTOSTART": "0",

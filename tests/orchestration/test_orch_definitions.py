@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import os
 import shutil
 from pathlib import Path
 
@@ -53,7 +54,8 @@ def test_graph_is_connected_from_raw_tables_to_marts(repo: dg.RepositoryDefiniti
     assert _keys(dlt_keys) == {f"raw/jaffle_shop/{t}" for t in RAW}
 
     # every dbt source of the manifest resolves to a dlt asset
-    manifest = json.loads(Path("dbt_project/target/manifest.json").read_text())
+    project_dir = Path(os.environ["ELT_DBT_PROJECT_DIR"])
+    manifest = json.loads((project_dir / "target" / "manifest.json").read_text())
     from orchestration.defs.naming import dbt_asset_key
 
     source_keys = {dbt_asset_key(s) for s in manifest["sources"].values()}

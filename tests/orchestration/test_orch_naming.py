@@ -96,3 +96,58 @@ def test_file_day() -> None:
     assert file_day("jaffle_shop/orders/2018-09-05.csv") == "2018-09-05"
     assert file_day("jaffle_shop/customers/customers.csv") is None
     assert file_day("jaffle_shop/orders/2018-13-45.csv") is None
+
+
+def test_multi_parent_tests_attach_to_the_parent_built_last() -> None:
+    from orchestration.defs.transform.project import Manifest
+
+    def model(name: str, parents: list[str]) -> dict:
+        return {
+            "resource_type": "model",
+            "name": name,
+            "package_name": "p",
+            "depends_on": {"nodes": [f"model.p.{x}" for x in parents]},
+        }
+
+    nodes = {
+        "model.p.stg": model("stg", []),
+        "model.p.orders": model("orders", ["stg"]),
+        "model.p.customers": model("customers", ["orders"]),
+        "test.p.rel": {
+            "resource_type": "test",
+            "name": "rel",
+            "depends_on": {"nodes": ["model.p.orders", "model.p.customers"]},
+            "config": {},
+        },
+        "test.p.unique": {
+            "resource_type": "test",
+            "name": "unique",
+            "depends_on": {"nodes": ["model.p.orders"]},
+            "config": {},
+        },
+    }
+    manifest = Manifest({"nodes": nodes, "sources": {}})
+    assert manifest.attach_tests_to_last_parent() == 1
+    assert nodes["test.p.rel"]["config"]["meta"]["dagster"]["ref"] == {
+        "name": "customers",
+        "package": "p",
+    }
+    assert "meta" not in nodes["test.p.unique"]["config"]
+
+
+def test_failed_nodes_ignores_other_steps_tests() -> None:
+    from orchestration.defs.transform.assets import failed_nodes
+
+    results = {
+        "results": [
+            {"unique_id": "model.p.orders", "status": "success"},
+            {"unique_id": "model.p.broken", "status": "error"},
+            {"unique_id": "test.p.mine", "status": "fail"},
+            {"unique_id": "test.p.other_step", "status": "error"},
+            {"unique_id": "test.p.ok", "status": "pass"},
+        ]
+    }
+    assert failed_nodes(results, {"test.p.mine", "test.p.ok"}) == [
+        "model.p.broken",
+        "test.p.mine",
+    ]

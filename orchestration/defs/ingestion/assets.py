@@ -65,7 +65,7 @@ def _dlt_multi_asset(
 
     @dlt_assets(
         dlt_source=spec_source,
-        dlt_pipeline=spec_pipeline(source),
+        dlt_pipeline=spec_pipeline(),
         name=f"dlt_{name}",
         dagster_dlt_translator=translator,
         partitions_def=partitions_def,

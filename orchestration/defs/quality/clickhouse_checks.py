@@ -9,6 +9,7 @@
 
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import dagster as dg
 
@@ -85,6 +86,14 @@ def build_clickhouse_checks(
                         passed=partitions <= max_partitions,
                         metadata={"partitions": partitions, "max_partitions": max_partitions},
                     )
+                elif table.relation not in stats and not _exists(client, table.relation):
+                    yield dg.AssetCheckResult(
+                        asset_key=table.key,
+                        check_name=DUPLICATES_CHECK,
+                        passed=False,
+                        severity=dg.AssetCheckSeverity.ERROR,
+                        description=f"{table.relation} does not exist",
+                    )
                 else:
                     duplicates = fetch_duplicate_keys(client, table.relation, table.replacing_key)
                     yield dg.AssetCheckResult(
@@ -99,3 +108,7 @@ def build_clickhouse_checks(
                     )
 
     return [clickhouse_table_checks]
+
+
+def _exists(client: Any, relation: Relation) -> bool:
+    return int(client.command(f"exists table {relation.sql}")) == 1
