@@ -98,11 +98,11 @@ def build_definitions(paths: ProjectPaths | None = None) -> dg.Definitions:
 
     # jobs, schedules, sensors
     ingest = ingestion_jobs(raw_tables)
-    partitioned_keys = [t.key for t in raw_tables if t.partitioned] + incremental_keys
+    partitioned_raw = [t.key for t in raw_tables if t.partitioned]
     full_build = full_build_job()
     jobs = [*ingest.values(), full_build]
-    if partitioned_keys:
-        jobs.append(daily_partition_job(partitioned_keys))
+    if partitioned_raw or incremental_keys:
+        jobs.append(daily_partition_job(partitioned_raw, incremental_keys))
     schedules = [
         *ingestion_schedules(raw_tables, ingest, daily, schedule_status),
         full_build_schedule(full_build, schedule_status),

@@ -32,6 +32,8 @@ STORES_CSV = """id,name,opened_at,tax_rate
 """
 TERMINAL = {"SUCCESS", "FAILURE", "CANCELED"}
 
+TOPOLOGY_RAW_DB = "raw_topology"
+
 
 def free_port() -> int:
     with socket.socket() as sock:
@@ -142,6 +144,8 @@ def topology(warehouse, postgres_url: str, tmp_path: Path) -> Iterator[dict[str,
         "ELT_LANDING_DIR": str(landing),
         "ELT_DLT_DIR": str(tmp_path / "dlt"),
         "ELT_DAGSTER_AUTOSTART": "0",  # no schedule/sensor runs besides ours
+        # a raw database of its own: the session's endpoint is shared with other tests
+        "CLICKHOUSE_RAW_DATABASE": TOPOLOGY_RAW_DB,
         "DAGSTER_DISABLE_TELEMETRY": "1",
     }
     workspace = str(home / "workspace.yaml")
@@ -265,5 +269,7 @@ def test_run_through_webserver_daemon_and_code_server(topology, postgres_url: st
     # the step's stdout/stderr went to the configured compute-log directory
     assert any((topology["storage"] / "compute_logs").rglob("*"))
     # and the run really loaded ClickHouse
-    loaded = get_client().command("SELECT count() FROM raw.jaffle_shop___stores FINAL")
+    loaded = get_client().command(
+        f"SELECT count() FROM {TOPOLOGY_RAW_DB}.jaffle_shop___stores FINAL"
+    )
     assert int(loaded) == 3

@@ -41,12 +41,17 @@ def ingestion_jobs(tables: Sequence[RawTable]) -> dict[tuple[str, bool], AssetJo
     return jobs
 
 
-def daily_partition_job(partitioned_keys: Sequence[dg.AssetKey]) -> AssetJob:
-    """One day end to end: the day's window into the raw event tables, then the dbt models
-    partitioned by day (their window passed as vars)."""
+def daily_partition_job(
+    raw_keys: Sequence[dg.AssetKey], model_keys: Sequence[dg.AssetKey]
+) -> AssetJob:
+    """One day end to end: the day's window into the raw event tables, the models in between
+    (views: they give the job its order, raw before dbt) and the dbt models partitioned by day
+    (their window passed as vars)."""
+    raw, models = dg.AssetSelection.assets(*raw_keys), dg.AssetSelection.assets(*model_keys)
+    between = raw.downstream() & models.upstream()
     return dg.define_asset_job(
         DAILY_PARTITION_JOB,
-        selection=dg.AssetSelection.assets(*partitioned_keys),
+        selection=raw | models | between,
         description="Ingest one day of the event tables and rebuild that day in the dbt models.",
         tags=INGESTION_TAGS,
     )
