@@ -84,7 +84,8 @@ def _daily(table: pa.Table, day_column: str, until: dt.date | None) -> dict[str,
     table = table.append_column("__day", days)
     if until is not None:
         table = table.filter(pc.less_equal(table.column("__day"), until.isoformat()))
-    table = table.sort_by([("__day", "ascending"), (day_column, "ascending")])
+    # `id` breaks ties: the join's row order varies, and re-publishing must be byte-identical
+    table = table.sort_by([("__day", "ascending"), (day_column, "ascending"), ("id", "ascending")])
     out: dict[str, pa.Table] = {}
     values = table.column("__day").to_pylist()
     start = 0

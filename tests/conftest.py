@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import psycopg2
@@ -62,9 +63,9 @@ def warehouse(run_dir: Path) -> Iterator:
                 os.environ[key] = value
 
 
-@pytest.fixture(scope="session")
-def postgres_url() -> Iterator[str]:
-    """A fresh Postgres database for this run (dropped afterwards), as a SQLAlchemy URL."""
+@contextmanager
+def fresh_postgres_database() -> Iterator[str]:
+    """Create a uniquely named Postgres database, yield its SQLAlchemy URL, drop it afterwards."""
     name = f"elt_test_{uuid.uuid4().hex[:10]}"
     admin = psycopg2.connect(PG_ADMIN_DSN)
     admin.autocommit = True
@@ -76,3 +77,17 @@ def postgres_url() -> Iterator[str]:
         with admin.cursor() as cur:
             cur.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
         admin.close()
+
+
+@pytest.fixture(scope="session")
+def postgres_url() -> Iterator[str]:
+    """A fresh Postgres database shared by this run's tests that only add their own tables."""
+    with fresh_postgres_database() as url:
+        yield url
+
+
+@pytest.fixture
+def dagster_postgres_url() -> Iterator[str]:
+    """A Postgres database of the test's own, for tests counting what a Dagster instance stored."""
+    with fresh_postgres_database() as url:
+        yield url

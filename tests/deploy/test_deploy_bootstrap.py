@@ -25,7 +25,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from conftest import DEPLOY
+from deploy_helpers import DEPLOY
 
 SCRIPT = DEPLOY / "clickhouse" / "bootstrap.sh"
 PASSWORDS = {

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 import yaml
-from conftest import REPO
+from deploy_helpers import REPO
 
 TABLES = {"table", "incremental"}
 
@@ -76,7 +76,7 @@ def test_cluster_target_makes_every_table_replicated(tmp_path: Path) -> None:
 
 def code_server_env(cluster: bool) -> dict[str, str]:
     """The code server's environment as compose resolves it with the .env.example values."""
-    from conftest import env_example, interpolate
+    from deploy_helpers import env_example, interpolate
 
     base = yaml.safe_load((REPO / "docker-compose.yml").read_text())
     env = dict(base["services"]["code-server"]["environment"])

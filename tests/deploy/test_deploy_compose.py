@@ -13,7 +13,7 @@ from typing import Any
 import jsonschema
 import pytest
 import yaml
-from conftest import DEPLOY, REPO, interpolate, variables
+from deploy_helpers import DEPLOY, REPO, interpolate, variables
 
 BASE = "docker-compose.yml"
 CLUSTER = "docker-compose.cluster.yml"

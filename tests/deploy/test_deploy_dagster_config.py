@@ -9,12 +9,12 @@ from typing import Any
 
 import pytest
 import yaml
-from conftest import DEPLOY, dagster_env
 from dagster._config import process_config
 from dagster._core.instance.config import dagster_instance_config
 from dagster._core.run_coordinator import QueuedRunCoordinator
 from dagster._core.workspace.config_schema import ensure_workspace_config
 from dagster_docker import DockerRunLauncher
+from deploy_helpers import DEPLOY, dagster_env
 
 FILES = ("dagster.yaml", "dagster.cluster.yaml")
 

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 import yaml
-from conftest import REPO
+from deploy_helpers import REPO
 from dockerfile_parse import DockerfileParser
 
 DOCKERFILE = REPO / "Dockerfile"

@@ -20,7 +20,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
-from conftest import DEPLOY, REPO, dagster_env
+from deploy_helpers import DEPLOY, REPO, dagster_env
 
 BIN = Path(sys.executable).parent
 JOB = "ingest_jaffle_shop"
@@ -123,7 +123,7 @@ class Processes:
 
 
 @pytest.fixture
-def topology(warehouse, postgres_url: str, tmp_path: Path) -> Iterator[dict[str, object]]:
+def topology(warehouse, dagster_postgres_url: str, tmp_path: Path) -> Iterator[dict[str, object]]:
     home = tmp_path / "dagster_home"
     home.mkdir()
     for name in ("dagster.yaml", "workspace.yaml"):
@@ -136,7 +136,7 @@ def topology(warehouse, postgres_url: str, tmp_path: Path) -> Iterator[dict[str,
     grpc_port, web_port = free_port(), free_port()
     env = {
         **os.environ,  # CLICKHOUSE_* of the `warehouse` endpoint
-        **dagster_env(postgres_url, tmp_path / "storage"),
+        **dagster_env(dagster_postgres_url, tmp_path / "storage"),
         "DAGSTER_HOME": str(home),
         "DAGSTER_CODE_SERVER_HOST": "127.0.0.1",
         "DAGSTER_CODE_SERVER_PORT": str(grpc_port),
@@ -199,7 +199,7 @@ def topology(warehouse, postgres_url: str, tmp_path: Path) -> Iterator[dict[str,
 
 @pytest.mark.integration
 @pytest.mark.slow
-def test_run_through_webserver_daemon_and_code_server(topology, postgres_url: str) -> None:
+def test_run_through_webserver_daemon_and_code_server(topology, dagster_postgres_url: str) -> None:
     from dagster import DagsterEventType
     from dagster_graphql import DagsterGraphQLClient, DagsterGraphQLClientError
     from sqlalchemy import create_engine, text
@@ -232,10 +232,10 @@ def test_run_through_webserver_daemon_and_code_server(topology, postgres_url: st
         if status in TERMINAL:
             break
         time.sleep(2)
-    failures = "" if status == "SUCCESS" else failure_events(postgres_url, run_id)
+    failures = "" if status == "SUCCESS" else failure_events(dagster_postgres_url, run_id)
     assert status == "SUCCESS", f"run {run_id} ended {status}\n{failures}\n{tail_logs(logs, 30)}"
 
-    engine = create_engine(postgres_url)
+    engine = create_engine(dagster_postgres_url)
     try:
         with engine.connect() as conn:
             row = conn.execute(

@@ -3,32 +3,12 @@
 from __future__ import annotations
 
 import os
-import shutil
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-
-from ingestion.schema import SCHEMAS_DIR
-
-JAFFLE_UNTIL = "2018-09-14"  # two weeks of daily files keep the integration tests quick
-
-
-def write_yaml(root: Path, source: str, table: str, text: str) -> Path:
-    path = root / source / f"{table}.yml"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(text, encoding="utf-8")
-    return path
-
-
-def copy_jaffle_schemas(target: Path, source: str) -> Path:
-    """The shipped Jaffle Shop YAMLs under another source name (its own raw tables)."""
-    folder = target / source
-    folder.mkdir(parents=True, exist_ok=True)
-    for path in (SCHEMAS_DIR / "jaffle_shop").glob("*.yml"):
-        shutil.copy(path, folder / path.name)
-    return target
+from ingestion_helpers import JAFFLE_UNTIL
 
 
 @pytest.fixture

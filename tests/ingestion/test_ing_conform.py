@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pyarrow as pa
 import pytest
-from conftest import write_yaml
+from ingestion_helpers import write_yaml
 
 from ingestion.conform import SchemaDriftError, conform, parse_scalar
 from ingestion.schema import TableSpec, parse_table_file

@@ -9,7 +9,7 @@ from pathlib import Path
 import dlt
 import pyarrow as pa
 import pytest
-from conftest import write_yaml
+from ingestion_helpers import write_yaml
 
 from ingestion.conform import SchemaDriftError
 from ingestion.ddl import create_rejected_table_sql, create_table_sql

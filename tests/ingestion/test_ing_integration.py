@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pyarrow.csv as pa_csv
 import pytest
-from conftest import JAFFLE_UNTIL, copy_jaffle_schemas, write_yaml
+from ingestion_helpers import JAFFLE_UNTIL, copy_jaffle_schemas, write_yaml
 
 from ingestion.landing import publish
 from ingestion.pipeline import daily_window, make_pipeline, run_source

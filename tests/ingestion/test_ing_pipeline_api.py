@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from pathlib import Path
 
-from conftest import copy_jaffle_schemas, write_yaml
+from ingestion_helpers import copy_jaffle_schemas, write_yaml
 
 from ingestion.ddl import create_rejected_table_sql, create_table_sql, engine_clause
 from ingestion.generator import clickhouse_hints

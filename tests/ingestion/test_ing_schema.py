@@ -8,7 +8,7 @@ from pathlib import Path
 
 import jsonschema
 import pytest
-from conftest import write_yaml
+from ingestion_helpers import write_yaml
 from ruamel.yaml import YAML
 
 from ingestion.schema import (

@@ -166,7 +166,11 @@ def test_materialize_through_the_webserver_graphql(dagster_dev: tuple[str, Path]
 
 
 def test_run_stored_in_postgres(
-    warehouse: Any, landing: Path, orch_env: dict[str, str], postgres_url: str, tmp_path: Path
+    warehouse: Any,
+    landing: Path,
+    orch_env: dict[str, str],
+    dagster_postgres_url: str,
+    tmp_path: Path,
 ) -> None:
     """deploy/dagster.yaml (the production instance: dagster-postgres) on the machine's Postgres."""
     import psycopg2
@@ -175,7 +179,7 @@ def test_run_stored_in_postgres(
     home = tmp_path / "pg_home"
     home.mkdir()
     shutil.copyfile(ROOT / "deploy" / "dagster.yaml", home / "dagster.yaml")
-    pg = make_url(postgres_url)
+    pg = make_url(dagster_postgres_url)
     env = {
         **os.environ,
         "DAGSTER_HOME": str(home),

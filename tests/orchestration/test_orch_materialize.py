@@ -139,12 +139,6 @@ def _truncate_event_tables() -> None:
         query(f"truncate table {relation}")
 
 
-@pytest.mark.xfail(
-    strict=False,
-    reason="issue 6 open: marts.orders stayed empty because the daily job lacked the staging "
-    "views between raw and the incremental models; the job now includes them (fix not yet "
-    "verified by this test). Remove this marker once it passes.",
-)
 @pytest.mark.timeout(1800)
 def test_daily_partition_and_three_day_backfill_exact_rows(stack: dict[str, Any]) -> None:
     defs: dg.Definitions = stack["defs"]

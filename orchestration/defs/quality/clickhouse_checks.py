@@ -43,22 +43,30 @@ def replacing_key(config: Mapping[str, object]) -> tuple[str, ...]:
 def build_clickhouse_checks(
     tables: Sequence[CheckedTable], max_partitions: int = MAX_PARTITIONS
 ) -> list[dg.AssetChecksDefinition]:
-    if not any(t.partitioned or t.replacing_key for t in tables):
-        return []
-    by_check: dict[dg.AssetCheckKey, CheckedTable] = {}
-    specs: list[dg.AssetCheckSpec] = []
-    for table in tables:
-        if table.partitioned:
-            spec = dg.AssetCheckSpec(
+    """One check definition per table, so each check runs in its own asset's step and
+    partition context (a shared definition mixing partitioned and unpartitioned assets was
+    left unevaluated in single-run partition-range materializations)."""
+    return [
+        _table_checks(table, max_partitions)
+        for table in tables
+        if table.partitioned or table.replacing_key
+    ]
+
+
+def _table_checks(table: CheckedTable, max_partitions: int) -> dg.AssetChecksDefinition:
+    specs = []
+    if table.partitioned:
+        specs.append(
+            dg.AssetCheckSpec(
                 PARTITIONS_CHECK,
                 asset=table.key,
                 description=f"Active partitions of {table.relation} stay at or under "
                 f"{max_partitions}.",
             )
-            specs.append(spec)
-            by_check[spec.key] = table
-        if table.replacing_key:
-            spec = dg.AssetCheckSpec(
+        )
+    if table.replacing_key:
+        specs.append(
+            dg.AssetCheckSpec(
                 DUPLICATES_CHECK,
                 asset=table.key,
                 description=(
@@ -66,48 +74,48 @@ def build_clickhouse_checks(
                     f"({', '.join(table.replacing_key)})."
                 ),
             )
-            specs.append(spec)
-            by_check[spec.key] = table
+        )
 
-    @dg.multi_asset_check(specs=specs, can_subset=True, name="clickhouse_table_checks")
-    def clickhouse_table_checks(
+    @dg.multi_asset_check(
+        specs=specs, can_subset=True, name=f"clickhouse_checks__{'__'.join(table.key.path)}"
+    )
+    def table_checks(
         context: dg.AssetCheckExecutionContext, clickhouse: ClickHouseResource
     ) -> Iterator[dg.AssetCheckResult]:
-        selected = [k for k in by_check if k in context.selected_asset_check_keys]
+        selected = {k.name for k in context.selected_asset_check_keys}
         with clickhouse.get_client() as client:
-            stats = fetch_table_stats(client, {by_check[k].relation for k in selected})
-            for check_key in selected:
-                table = by_check[check_key]
-                if check_key.name == PARTITIONS_CHECK:
-                    partitions = stats[table.relation].partitions if table.relation in stats else 0
-                    yield dg.AssetCheckResult(
-                        asset_key=table.key,
-                        check_name=PARTITIONS_CHECK,
-                        passed=partitions <= max_partitions,
-                        metadata={"partitions": partitions, "max_partitions": max_partitions},
-                    )
-                elif table.relation not in stats and not _exists(client, table.relation):
-                    yield dg.AssetCheckResult(
-                        asset_key=table.key,
-                        check_name=DUPLICATES_CHECK,
-                        passed=False,
-                        severity=dg.AssetCheckSeverity.ERROR,
-                        description=f"{table.relation} does not exist",
-                    )
-                else:
-                    duplicates = fetch_duplicate_keys(client, table.relation, table.replacing_key)
-                    yield dg.AssetCheckResult(
-                        asset_key=table.key,
-                        check_name=DUPLICATES_CHECK,
-                        passed=duplicates == 0,
-                        severity=dg.AssetCheckSeverity.ERROR,
-                        metadata={
-                            "duplicate_rows": duplicates,
-                            "key": ", ".join(table.replacing_key),
-                        },
-                    )
+            if PARTITIONS_CHECK in selected:
+                stats = fetch_table_stats(client, {table.relation})
+                partitions = stats[table.relation].partitions if table.relation in stats else 0
+                yield dg.AssetCheckResult(
+                    asset_key=table.key,
+                    check_name=PARTITIONS_CHECK,
+                    passed=partitions <= max_partitions,
+                    metadata={"partitions": partitions, "max_partitions": max_partitions},
+                )
+            if DUPLICATES_CHECK in selected:
+                yield _duplicates_result(client, table)
 
-    return [clickhouse_table_checks]
+    return table_checks
+
+
+def _duplicates_result(client: Any, table: CheckedTable) -> dg.AssetCheckResult:
+    if not _exists(client, table.relation):
+        return dg.AssetCheckResult(
+            asset_key=table.key,
+            check_name=DUPLICATES_CHECK,
+            passed=False,
+            severity=dg.AssetCheckSeverity.ERROR,
+            description=f"{table.relation} does not exist",
+        )
+    duplicates = fetch_duplicate_keys(client, table.relation, table.replacing_key)
+    return dg.AssetCheckResult(
+        asset_key=table.key,
+        check_name=DUPLICATES_CHECK,
+        passed=duplicates == 0,
+        severity=dg.AssetCheckSeverity.ERROR,
+        metadata={"duplicate_rows": duplicates, "key": ", ".join(table.replacing_key)},
+    )
 
 
 def _exists(client: Any, relation: Relation) -> bool:

@@ -1,0 +1,27 @@
+"""Helpers of the ingestion tests."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+from ingestion.schema import SCHEMAS_DIR
+
+
+def write_yaml(root: Path, source: str, table: str, text: str) -> Path:
+    path = root / source / f"{table}.yml"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+JAFFLE_UNTIL = "2018-09-14"  # two weeks of daily files keep the integration tests quick
+
+
+def copy_jaffle_schemas(target: Path, source: str) -> Path:
+    """The shipped Jaffle Shop YAMLs under another source name (its own raw tables)."""
+    folder = target / source
+    folder.mkdir(parents=True, exist_ok=True)
+    for path in (SCHEMAS_DIR / "jaffle_shop").glob("*.yml"):
+        shutil.copy(path, folder / path.name)
+    return target
