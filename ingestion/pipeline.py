@@ -14,7 +14,6 @@ Dagster asset that runs the source through dagster-dlt gets the same tables.
 from __future__ import annotations
 
 import datetime as dt
-import os
 import threading
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -22,23 +21,29 @@ from typing import Any
 
 import dlt
 from dlt.common.pipeline import LoadInfo
-from dlt.destinations.impl.clickhouse.configuration import ClickHouseCredentials
 
 from elt.config import local_paths, warehouse_settings
 from ingestion.ddl import create_database_sql, create_rejected_table_sql, create_table_sql
+from ingestion.destination import (  # re-exported: the pipeline API in one place
+    RUN_KWARGS,
+    default_pipeline_name,
+    destination,
+    loader_user,
+    make_pipeline,
+)
 from ingestion.generator import RunStats, Window, make_source
 from ingestion.schema import REJECTED_TABLE, TableSpec, load_schemas
 
-RUN_KWARGS: dict[str, Any] = {"loader_file_format": "parquet"}
-
-# dlt settings every pipeline of this project uses (arrow rows get the dlt columns of CONTRACTS)
-_DLT_ENV = {
-    "NORMALIZE__PARQUET_NORMALIZER__ADD_DLT_LOAD_ID": "true",
-    "NORMALIZE__PARQUET_NORMALIZER__ADD_DLT_ID": "false",
-    "RUNTIME__LOG_LEVEL": os.environ.get("RUNTIME__LOG_LEVEL", "WARNING"),
-    # state lives in ELT_DLT_DIR (persistent); skipping the restore saves seconds per run
-    "RESTORE_FROM_DESTINATION": "false",
-}
+__all__ = [
+    "RUN_KWARGS",
+    "RunResult",
+    "build_source",
+    "default_pipeline_name",
+    "destination",
+    "loader_user",
+    "make_pipeline",
+    "run_source",
+]
 
 
 @dataclass
@@ -64,64 +69,6 @@ class RunResult:
             "files_read": self.files_read,
             "new_columns": {k: v for k, v in self.new_columns.items() if v},
         }
-
-
-def loader_user() -> tuple[str, str]:
-    """(user, password) dlt loads with: CLICKHOUSE_LOADER_USER/PASSWORD when set (production's
-    loader user may write only `raw`), else CLICKHOUSE_USER/PASSWORD."""
-    settings = warehouse_settings()
-    user = os.environ.get("CLICKHOUSE_LOADER_USER") or settings.user
-    if os.environ.get("CLICKHOUSE_LOADER_USER"):
-        return user, os.environ.get("CLICKHOUSE_LOADER_PASSWORD", "")
-    return user, settings.password or ""
-
-
-def destination() -> Any:
-    """dlt's ClickHouse destination from `elt.config.warehouse_settings()` (database = raw).
-
-    dlt's own config still applies for what is not set here (e.g.
-    DESTINATION__CLICKHOUSE__TABLE_ENGINE_TYPE)."""
-    settings = warehouse_settings()
-    user, password = loader_user()
-    credentials = ClickHouseCredentials()
-    credentials.host = settings.host
-    credentials.port = settings.tcp_port
-    credentials.http_port = settings.http_port
-    credentials.username = user
-    credentials.password = password
-    credentials.secure = 1 if settings.secure else 0
-    credentials.database = settings.raw_database
-    return dlt.destinations.clickhouse(credentials=credentials, dataset_table_separator="___")
-
-
-def default_pipeline_name(source_name: str, window: Window | None = None) -> str:
-    """One working directory per source; windowed (partition) runs get their own."""
-    if window is None:
-        return f"elt_{source_name}"
-    return f"elt_{source_name}_{window[0]:%Y%m%d}"
-
-
-def make_pipeline(
-    source_name: str,
-    pipelines_dir: Path | str | None = None,
-    window: Window | None = None,
-    pipeline_name: str | None = None,
-) -> dlt.Pipeline:
-    """A dlt pipeline bound to ClickHouse, working dir in ELT_DLT_DIR (interrupted loads resume).
-
-    Nothing connects here. Different `pipeline_name`s of one source share the dataset (tables)
-    but not the working dir, so two Dagster steps never share one."""
-    for key, value in _DLT_ENV.items():
-        os.environ.setdefault(key, value)
-    directory = Path(pipelines_dir or local_paths().dlt_dir)
-    directory.mkdir(parents=True, exist_ok=True)
-    return dlt.pipeline(
-        pipeline_name=pipeline_name or default_pipeline_name(source_name, window),
-        pipelines_dir=str(directory),
-        destination=destination(),
-        dataset_name=source_name,
-        progress="log" if os.environ.get("ELT_DLT_PROGRESS") else None,
-    )
 
 
 _prepared: set[tuple[str, str, int, str]] = set()

@@ -20,9 +20,10 @@ from __future__ import annotations
 import re
 import zoneinfo
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import pyarrow as pa
+if TYPE_CHECKING:  # pyarrow loads only where rows are converted (keeps definitions loading fast)
+    import pyarrow as pa
 
 _INT_BITS = {"int8": 8, "int16": 16, "int32": 32, "int64": 64, "integer": 64}
 _UINT_BITS = {"uint8": 8, "uint16": 16, "uint32": 32, "uint64": 64}
@@ -165,6 +166,8 @@ def _timestamp_unit(precision: int) -> str:
 
 def arrow_type(col_type: ColumnType) -> pa.DataType:
     """The Arrow type rows are converted to before dlt sees them."""
+    import pyarrow as pa
+
     kind = col_type.kind
     if kind == "int":
         return {8: pa.int8(), 16: pa.int16(), 32: pa.int32(), 64: pa.int64()}[col_type.bits]

@@ -93,7 +93,8 @@ def build_definitions(paths: ProjectPaths | None = None) -> dg.Definitions:
         if naming.dbt_layer(n) == MART_LAYER and manifest.is_table(n)
     ]
     mart_keys = [model_keys[n["unique_id"]] for n in mart_nodes if not manifest.is_incremental(n)]
-    freshness = build_freshness_checks(raw_tables, incremental_keys, mart_keys)
+    levels = {model_keys[uid]: n for uid, n in manifest.split_levels().items()}
+    freshness = build_freshness_checks(raw_tables, incremental_keys, mart_keys, levels)
     checked = _checked_tables(raw_tables, manifest, model_keys)
 
     # jobs, schedules, sensors

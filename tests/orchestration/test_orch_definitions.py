@@ -168,3 +168,35 @@ def test_new_schema_yaml_becomes_a_new_asset(tmp_path: Path, orch_env: dict[str,
     assert key in graph.get_all_asset_keys()
     assert graph.get(key).kinds == {"dlt", "clickhouse"}
     assert dg.AssetCheckKey(key, "freshness_check") in graph.asset_check_keys
+
+
+def test_spec_sources_have_the_generated_sources_resources() -> None:
+    """The load-time shape of each source names the same resources as the generated source
+    every run builds (a drift would leave assets nothing loads, or tables no asset covers)."""
+    from ingestion.pipeline import build_source
+    from ingestion.schema import load_schemas
+    from orchestration.defs.spec_adapter import spec_source
+
+    specs = load_schemas()
+    for source in sorted({s.source for s in specs}):
+        tables = sorted(s.name for s in specs if s.source == source)
+        generated = build_source(source, specs, prepare_tables=False)
+        shape = spec_source(source, tables)
+        assert shape.name == generated.name == source
+        assert sorted(shape.selected_resources) == sorted(generated.selected_resources) == tables
+        for name, resource in shape.selected_resources.items():
+            assert resource.source_name == generated.resources[name].source_name == source
+
+
+def test_no_check_definition_is_split_in_the_job_of_every_asset(
+    repo: dg.RepositoryDefinition,
+) -> None:
+    """Dagster splits a multi-asset check spanning assets at different levels of the job into
+    subsets sharing one op (`<name>`, `<name>_2`); such a split check evaluated only some of its
+    checks. The freshness and ClickHouse checks are grouped so that it never happens."""
+    job = repo.get_implicit_job_def_for_assets(repo.asset_graph.get_all_asset_keys())
+    nodes = set(job.graph.node_dict)
+    check_ops = {n for n in nodes if n.startswith(("freshness_check_", "clickhouse_checks__"))}
+    assert len(check_ops) >= 2 + 7 + 7  # freshness groups, one per raw table and table mart
+    split = sorted(n for n in check_ops if n.rsplit("_", 1)[0] in nodes)
+    assert split == []

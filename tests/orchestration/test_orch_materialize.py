@@ -51,12 +51,6 @@ def duplicates(relation: str, key: str) -> int:
     return int(query(f"select count() - uniqExact({key}) from {_read(relation)}")[0][0])
 
 
-@pytest.mark.xfail(
-    strict=False,
-    reason="issue 6 open: in the CLI single-run materialization the no_duplicate_keys_final checks "
-    "of marts products/locations/supplies (one multi_asset_check shared with partitioned assets) "
-    "were not evaluated; everything else materialized. Remove this marker once fixed.",
-)
 @pytest.mark.timeout(2400)
 def test_materialize_everything_with_the_cli(stack: dict[str, Any], dagster_home: Path) -> None:
     """`dagster asset materialize --select '*'` over every day up to yesterday (one single run:
@@ -103,8 +97,15 @@ def test_materialize_everything_with_the_cli(stack: dict[str, Any], dagster_home
         r.dagster_event.event_specific_data
         for r in instance.all_logs(run.run_id, of_type=dg.DagsterEventType.ASSET_CHECK_EVALUATION)
     ]
-    expected_checks = defs.get_repository_def().asset_graph.asset_check_keys
-    assert {e.asset_check_key for e in evaluations} == set(expected_checks)
+    expected_checks = set(defs.get_repository_def().asset_graph.asset_check_keys)
+    planned_checks = {
+        r.dagster_event.event_specific_data.asset_check_key
+        for r in instance.all_logs(
+            run.run_id, of_type=dg.DagsterEventType.ASSET_CHECK_EVALUATION_PLANNED
+        )
+    }
+    assert expected_checks - planned_checks == set(), "checks left out of the run's plan"
+    assert {e.asset_check_key for e in evaluations} == expected_checks
     failed = [e.asset_check_key.to_user_string() for e in evaluations if not e.passed]
     assert failed == []
 

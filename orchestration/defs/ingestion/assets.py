@@ -16,7 +16,13 @@ from dagster_dlt import DagsterDltResource, dlt_assets
 from orchestration.defs.clickhouse import fetch_table_stats
 from orchestration.defs.raw_tables import RawTable, by_source
 from orchestration.defs.resources import ClickHouseResource
-from orchestration.defs.spec_adapter import make_pipeline, make_source, run_kwargs, spec_pipeline
+from orchestration.defs.spec_adapter import (
+    make_pipeline,
+    make_source,
+    run_kwargs,
+    spec_pipeline,
+    spec_source,
+)
 from orchestration.defs.translators import DltTranslator
 
 # transient failures (endpoint restart, network): retry the ingestion step, backing off
@@ -32,8 +38,6 @@ def build_dlt_assets(
 ) -> list[dg.AssetsDefinition]:
     out = []
     for source, source_tables in by_source(tables).items():
-        # one dlt source per schema source at load time (costly to build); groups are clones
-        full = make_source(source, specs=specs, tables=[t.name for t in source_tables])
         for partitioned in (False, True):
             group = [t for t in source_tables if t.partitioned == partitioned]
             if group:
@@ -41,7 +45,7 @@ def build_dlt_assets(
                     _dlt_multi_asset(
                         source,
                         group,
-                        spec_source=full.clone().with_resources(*[t.name for t in group]),
+                        spec_source=spec_source(source, [t.name for t in group]),
                         specs=specs,
                         partitions_def=daily if partitioned else None,
                         translator=translator,

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 import warnings
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
 import dagster as dg
@@ -30,10 +30,13 @@ def build_freshness_checks(
     raw_tables: Sequence[RawTable],
     partitioned_models: Iterable[dg.AssetKey],
     marts: Iterable[dg.AssetKey],
+    levels: Mapping[dg.AssetKey, int] | None = None,
 ) -> list[dg.AssetChecksDefinition]:
+    """One multi-check per expectation and split level (`Manifest.split_levels`; raw tables are
+    level 0): few definitions, none of which Dagster has to split inside a job."""
+    level = (levels or {}).get
     checks: list[dg.AssetChecksDefinition] = []
 
-    # one multi-check per distinct max age keeps the number of definitions small
     by_age: dict[dt.timedelta, list[dg.AssetKey]] = {}
     for table in raw_tables:
         if table.freshness is not None and not table.partitioned:
@@ -42,21 +45,29 @@ def build_freshness_checks(
         checks += _quiet(dg.build_last_update_freshness_checks, assets=keys, lower_bound_delta=age)
 
     partitioned = [t.key for t in raw_tables if t.partitioned] + list(partitioned_models)
-    if partitioned:
+    for keys in _by_level(partitioned, level):
         checks += _quiet(
             dg.build_time_partition_freshness_checks,
-            assets=partitioned,
+            assets=keys,
             deadline_cron=DEFAULT_PARTITION_DEADLINE,
         )
 
-    mart_keys = list(marts)
-    if mart_keys:
+    for keys in _by_level(list(marts), level):
         checks += _quiet(
             dg.build_last_update_freshness_checks,
-            assets=mart_keys,
+            assets=keys,
             lower_bound_delta=DEFAULT_MART_MAX_AGE,
         )
     return checks
+
+
+def _by_level(
+    keys: Sequence[dg.AssetKey], level: Callable[[dg.AssetKey], int | None]
+) -> list[list[dg.AssetKey]]:
+    groups: dict[int, list[dg.AssetKey]] = {}
+    for key in keys:
+        groups.setdefault(level(key) or 0, []).append(key)
+    return [groups[n] for n in sorted(groups)]
 
 
 def build_freshness_sensor(
