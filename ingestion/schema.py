@@ -19,8 +19,6 @@ import sqlglot
 import yaml
 from croniter import croniter
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
-from ruamel.yaml import YAML
-from ruamel.yaml.error import MarkedYAMLError
 
 from elt.identifiers import InvalidIdentifierError, validate_identifier
 from ingestion.types import TYPE_PATTERN, ColumnType, UnknownTypeError, parse_type
@@ -454,6 +452,9 @@ def _fast_parse(path: Path, source: str) -> TableSpec | None:
 
 
 def _read_yaml(path: Path) -> Any:
+    from ruamel.yaml import YAML  # the slow path only: it locates errors by line
+    from ruamel.yaml.error import MarkedYAMLError
+
     try:
         return YAML(typ="rt").load(path.read_text(encoding="utf-8"))
     except MarkedYAMLError as exc:

@@ -106,7 +106,7 @@ def build_definitions(paths: ProjectPaths | None = None) -> dg.Definitions:
         jobs.append(daily_partition_job(partitioned_raw, incremental_keys))
     schedules = [
         *ingestion_schedules(raw_tables, ingest, daily, schedule_status),
-        full_build_schedule(full_build, schedule_status),
+        full_build_schedule(full_build, daily, schedule_status),
     ]
     sensors = [
         build_freshness_sensor(freshness, sensor_status),

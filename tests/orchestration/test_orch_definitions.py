@@ -154,6 +154,13 @@ def test_daily_schedule_requests_last_complete_day(repo: dg.RepositoryDefinition
     data = schedule.evaluate_tick(context)
     assert [r.partition_key for r in data.run_requests] == ["2018-09-04"]
 
+    full_build = repo.get_schedule_def("full_build_daily")
+    assert full_build.cron_schedule == "0 3 * * *" and full_build.job_name == "full_build"
+    at = dt.datetime(2018, 9, 5, 3, 0, tzinfo=dt.UTC)
+    context = dg.build_schedule_context(scheduled_execution_time=at, repository_def=repo)
+    data = full_build.evaluate_tick(context)
+    assert [r.partition_key for r in data.run_requests] == ["2018-09-04"]
+
 
 def test_new_schema_yaml_becomes_a_new_asset(tmp_path: Path, orch_env: dict[str, str]) -> None:
     schemas = tmp_path / "schemas"

@@ -39,12 +39,13 @@ def _daily_schedule(
     cron: str,
     daily: dg.TimeWindowPartitionsDefinition,
     default_status: dg.DefaultScheduleStatus,
+    name: str | None = None,
 ) -> dg.ScheduleDefinition:
-    """On the source's cron, load the last complete day."""
+    """On `cron`, run `job` for the last complete day."""
     # no `from __future__ import annotations`: Dagster reads the context and resource annotations
 
     @dg.schedule(
-        name=f"{job.name}_schedule",
+        name=name or f"{job.name}_schedule",
         cron_schedule=cron,
         job=job,
         execution_timezone="UTC",
@@ -61,9 +62,12 @@ def _daily_schedule(
 
 
 def full_build_schedule(
-    job: AssetJob, default_status: dg.DefaultScheduleStatus
+    job: AssetJob,
+    daily: dg.TimeWindowPartitionsDefinition,
+    default_status: dg.DefaultScheduleStatus,
 ) -> dg.ScheduleDefinition:
-    """Every day at 03:00 UTC: the full build for yesterday's partition."""
-    return dg.build_schedule_from_partitioned_job(
-        job, hour_of_day=3, minute_of_hour=0, name="full_build_daily", default_status=default_status
-    )
+    """Every day at 03:00 UTC: the full build for yesterday's partition.
+
+    A plain schedule, not `build_schedule_from_partitioned_job`: that one resolves the job of every
+    asset while the code location loads (~0.3 s for 1,000 models); this one at run time."""
+    return _daily_schedule(job, "0 3 * * *", daily, default_status, name="full_build_daily")
