@@ -300,9 +300,7 @@ def _conform_combined(
         tables[0] if len(tables) == 1 else pa.concat_tables(tables, promote_options="default")
     )
     result = conform(combined, spec, first_row=1)
-    for name in result.new_columns:
-        if name not in stats.new_columns:
-            stats.new_columns.append(name)
+    _note_new_columns(stats, result)
     if result.rejected:
         stats.rejected += len(result.rejected)
         starts = [s.start for s in segments]
@@ -313,14 +311,7 @@ def _conform_combined(
             files.append(segment.file)
             rows.append(RejectedRow(row, rejected.reason, rejected.raw))
         yield _rejected_table(spec, files, rows, at)
-    table = result.table
-    if window is not None:
-        table = window_filter(table, spec, window)
-    elif cursor is not None:
-        table = cursor.apply(table)
-    if table.num_rows:
-        stats.rows += table.num_rows
-        yield _with_version(table, at)
+    yield from _accepted(result.table, spec, stats, at, window, cursor)
 
 
 def _conformed_batches(
@@ -337,20 +328,35 @@ def _conformed_batches(
         size = batch.num_rows
         result: Conformed = conform(batch, spec, first_row=row)
         row += size
-        for name in result.new_columns:
-            if name not in stats.new_columns:
-                stats.new_columns.append(name)
+        _note_new_columns(stats, result)
         if result.rejected:
             stats.rejected += len(result.rejected)
             yield _rejected_table(spec, origin_name, result.rejected, at)
-        table = result.table
-        if window is not None:
-            table = window_filter(table, spec, window)
-        elif cursor is not None:
-            table = cursor.apply(table)
-        if table.num_rows:
-            stats.rows += table.num_rows
-            yield _with_version(table, at)
+        yield from _accepted(result.table, spec, stats, at, window, cursor)
+
+
+def _note_new_columns(stats: TableStats, result: Conformed) -> None:
+    for name in result.new_columns:
+        if name not in stats.new_columns:
+            stats.new_columns.append(name)
+
+
+def _accepted(
+    table: pa.Table,
+    spec: TableSpec,
+    stats: TableStats,
+    at: dt.datetime,
+    window: Window | None,
+    cursor: CursorFilter | None,
+) -> Iterator[pa.Table]:
+    """The conformed rows inside the window (or past the cursor), stamped with their version."""
+    if window is not None:
+        table = window_filter(table, spec, window)
+    elif cursor is not None:
+        table = cursor.apply(table)
+    if table.num_rows:
+        stats.rows += table.num_rows
+        yield _with_version(table, at)
 
 
 def coalesce(items: Iterator[Any], max_rows: int) -> Iterator[Any]:
