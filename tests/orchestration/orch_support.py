@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import sys
 from pathlib import Path
 
 FIRST_DAY = dt.date(2018, 9, 1)
@@ -27,3 +28,19 @@ def query(sql: str) -> list[tuple]:
         return list(client.query(sql).result_rows)
     finally:
         client.close()
+
+
+def materialize_command(select: str, *options: str) -> list[str]:
+    """`dagster asset materialize` of the code location, as an operator types it."""
+    return [
+        sys.executable,
+        "-m",
+        "dagster",
+        "asset",
+        "materialize",
+        "-m",
+        "orchestration.definitions",
+        "--select",
+        select,
+        *options,
+    ]

@@ -24,7 +24,7 @@ from typing import Any
 import dagster as dg
 import pytest
 from dagster._core.instance.ref import InstanceRef
-from orch_support import query
+from orch_support import materialize_command, query
 
 pytestmark = pytest.mark.integration
 
@@ -193,17 +193,7 @@ def test_run_stored_in_postgres(
         "DAGSTER_STORAGE_DIR": str(tmp_path / "storage"),
     }
     proc = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "dagster",
-            "asset",
-            "materialize",
-            "-m",
-            "orchestration.definitions",
-            "--select",
-            "raw/jaffle_shop/stores,raw/jaffle_shop/products",
-        ],
+        materialize_command("raw/jaffle_shop/stores,raw/jaffle_shop/products"),
         cwd=ROOT,
         env=env,
         capture_output=True,

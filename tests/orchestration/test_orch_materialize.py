@@ -8,7 +8,6 @@ from __future__ import annotations
 import datetime as dt
 import os
 import subprocess
-import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -19,7 +18,13 @@ from dagster._core.storage.tags import (
     ASSET_PARTITION_RANGE_END_TAG,
     ASSET_PARTITION_RANGE_START_TAG,
 )
-from orch_support import FIRST_DAY, PUBLISHED_UNTIL, csv_rows_by_day, query
+from orch_support import (
+    FIRST_DAY,
+    PUBLISHED_UNTIL,
+    csv_rows_by_day,
+    materialize_command,
+    query,
+)
 
 pytestmark = pytest.mark.integration
 
@@ -60,19 +65,7 @@ def test_materialize_everything_with_the_cli(stack: dict[str, Any], dagster_home
     last = daily.get_last_partition_key()
     started = time.monotonic()
     proc = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "dagster",
-            "asset",
-            "materialize",
-            "-m",
-            "orchestration.definitions",
-            "--select",
-            "*",
-            "--partition-range",
-            f"{FIRST_DAY.isoformat()}...{last}",
-        ],
+        materialize_command("*", "--partition-range", f"{FIRST_DAY.isoformat()}...{last}"),
         cwd=ROOT,
         env=os.environ.copy(),
         capture_output=True,
