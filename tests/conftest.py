@@ -11,6 +11,7 @@ from pathlib import Path
 
 import psycopg2
 import pytest
+from endpoint_support import local_endpoint, patched_environ
 
 PG_ADMIN_DSN = os.environ.get(
     "ELT_TEST_PG_DSN", "host=127.0.0.1 port=5432 user=postgres dbname=postgres"
@@ -26,41 +27,15 @@ def run_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def dagster_home(run_dir: Path) -> Iterator[Path]:
     home = run_dir / "dagster_home"
     home.mkdir()
-    previous = os.environ.get("DAGSTER_HOME")
-    os.environ["DAGSTER_HOME"] = str(home)
-    yield home
-    if previous is None:
-        os.environ.pop("DAGSTER_HOME", None)
-    else:
-        os.environ["DAGSTER_HOME"] = previous
+    with patched_environ({"DAGSTER_HOME": str(home)}):
+        yield home
 
 
 @pytest.fixture(scope="session")
 def warehouse(run_dir: Path) -> Iterator:
     """One local ClickHouse endpoint for the whole run; CLICKHOUSE_* point every client at it."""
-    from warehouse.lifecycle import start_background, stop
-
-    data_dir = run_dir / "warehouse"
-    info = start_background(data_dir=data_dir, host="127.0.0.1", http_port=0, tcp_port=0)
-    overrides = {
-        "CLICKHOUSE_HOST": info.host,
-        "CLICKHOUSE_HTTP_PORT": str(info.http_port),
-        "CLICKHOUSE_TCP_PORT": str(info.tcp_port),
-        "CLICKHOUSE_USER": "default",
-        "CLICKHOUSE_PASSWORD": "",
-        "CLICKHOUSE_SECURE": "false",
-    }
-    previous = {key: os.environ.get(key) for key in overrides}
-    os.environ.update(overrides)
-    try:
+    with local_endpoint(run_dir / "warehouse") as info:
         yield info
-    finally:
-        stop(data_dir=data_dir)
-        for key, value in previous.items():
-            if value is None:
-                os.environ.pop(key, None)
-            else:
-                os.environ[key] = value
 
 
 @contextmanager

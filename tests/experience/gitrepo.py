@@ -45,8 +45,17 @@ def new_repo(path: Path) -> Path:
     return path
 
 
+def uv_on_path(env: dict[str, str]) -> dict[str, str]:
+    """`env` with uv on PATH, as the workflow's setup-uv step and a developer's shell have it
+    (a fresh machine may only have the copy scripts/ensure-uv.sh installed)."""
+    uv = subprocess.run(
+        [str(ROOT / "scripts" / "ensure-uv.sh")], capture_output=True, text=True, check=True
+    ).stdout.strip()
+    return {**env, "PATH": f"{Path(uv).parent}{os.pathsep}{env.get('PATH', '')}"}
+
+
 def uv_env(**extra: str) -> dict[str, str]:
     """Environment in which `uv run --locked …` inside the temp repo uses the project's venv."""
     env = {k: v for k, v in os.environ.items() if k != "VIRTUAL_ENV"}
     env.update({"UV_PROJECT": str(ROOT), **extra})
-    return env
+    return uv_on_path(env)

@@ -9,6 +9,7 @@ import subprocess
 import pytest
 
 from .conftest import ROOT, Project
+from .gitrepo import uv_on_path
 from .test_ci_workflow import load_workflow
 
 pytestmark = pytest.mark.integration
@@ -47,12 +48,14 @@ def test_state_modified_build_against_mains_manifest(project: Project) -> None:
     mart = project.dbt_project_dir / "models" / "marts" / "products.sql"
     mart.write_text(mart.read_text() + "-- changed in this pull request\n")
 
-    env = {
-        **project.env,
-        "MAIN_STATE_DIR": str(main_state),
-        "DBT_PROJECT_DIR": str(project.dbt_project_dir),
-        "DBT_PROFILES_DIR": str(ROOT),
-    }
+    env = uv_on_path(
+        {
+            **project.env,
+            "MAIN_STATE_DIR": str(main_state),
+            "DBT_PROJECT_DIR": str(project.dbt_project_dir),
+            "DBT_PROFILES_DIR": str(ROOT),
+        }
+    )
     result = subprocess.run(
         ["bash", "-eo", "pipefail", "-c", step_script()],
         cwd=ROOT,

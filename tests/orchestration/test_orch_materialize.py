@@ -9,6 +9,7 @@ import datetime as dt
 import os
 import subprocess
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +19,7 @@ from dagster._core.storage.tags import (
     ASSET_PARTITION_RANGE_END_TAG,
     ASSET_PARTITION_RANGE_START_TAG,
 )
+from endpoint_support import local_endpoint, patched_environ
 from orch_support import (
     FIRST_DAY,
     PUBLISHED_UNTIL,
@@ -35,11 +37,16 @@ CUSTOMERS_KEY = dg.AssetKey(["raw", "jaffle_shop", "customers"])
 
 
 @pytest.fixture(scope="module")
-def stack(warehouse: Any, landing: Path, orch_env: dict[str, str]) -> dict[str, Any]:
-    """The endpoint, the landing data and Definitions built with CLICKHOUSE_* pointing at it."""
+def stack(
+    landing: Path, orch_env: dict[str, str], tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[dict[str, Any]]:
+    """A fresh endpoint and dlt state of this module's own (earlier tests of the session filled
+    the shared endpoint's raw and marts), the landing data, and Definitions pointing at them."""
     from orchestration.factory import build_definitions
 
-    return {"landing": landing, "defs": build_definitions()}
+    root = tmp_path_factory.mktemp("orch-materialize")
+    with local_endpoint(root / "warehouse"), patched_environ({"ELT_DLT_DIR": str(root / "dlt")}):
+        yield {"landing": landing, "defs": build_definitions()}
 
 
 def _read(relation: str) -> str:

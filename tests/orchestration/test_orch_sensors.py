@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import dagster as dg
@@ -16,15 +15,10 @@ from orchestration.defs.automation.failures import (
 
 
 @pytest.fixture
-def landing_dir(tmp_path: Path) -> Path:
+def landing_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     landing = tmp_path / "landing"
-    previous = os.environ.get("ELT_LANDING_DIR")
-    os.environ["ELT_LANDING_DIR"] = str(landing)
-    yield landing
-    if previous is None:
-        os.environ.pop("ELT_LANDING_DIR", None)
-    else:
-        os.environ["ELT_LANDING_DIR"] = previous
+    monkeypatch.setenv("ELT_LANDING_DIR", str(landing))
+    return landing
 
 
 def _tick(repo: dg.RepositoryDefinition, instance: dg.DagsterInstance, cursor: str | None):
