@@ -8,7 +8,8 @@
    process whose peak RSS is measured), and straight into the engine with
    `INSERT INTO … SELECT … FROM file('<glob>', CSVWithNames, '<declared structure>')` (the limit).
 4. Peak RSS of the loading process for 1 and 4 years of data.
-The machine is shared, so the dlt side runs twice and the limit three times; the best is kept.
+The machine is shared, so each side runs at least twice (the limit three times on 1 year) and the
+best is kept.
 Prints a final JSON line and writes benchmarks/results/ingestion.json.
 """
 
@@ -199,8 +200,10 @@ def main() -> None:
         dlt_4y = limit_4y = None
         if not args.skip_4y:
             landing_4y = _landing(4)
-            dlt_4y = _dlt_load("bench_dlt_4y", landing_4y)
-            print(f"dlt 4y: {dlt_4y}", file=sys.stderr)
+            runs_4y = [_dlt_load(f"bench_dlt_4y_{i}", landing_4y) for i in range(2)]
+            print(f"dlt 4y: {runs_4y}", file=sys.stderr)
+            dlt_4y = min(runs_4y, key=lambda r: r["elapsed"])
+            dlt_4y["peak_rss_mb"] = max(r["peak_rss_mb"] for r in runs_4y)
             limits_4y = [_limit_load(client, "bench_limit", landing_4y) for _ in range(2)]
             print(f"limit 4y: {limits_4y}", file=sys.stderr)
             limit_4y = min(limits_4y, key=lambda r: r["elapsed"])

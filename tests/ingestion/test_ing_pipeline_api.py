@@ -89,3 +89,13 @@ def test_fast_and_located_parsing_agree(tmp_path: Path) -> None:
     text = path.read_text() + "name: orders\n"
     bad = write_yaml(tmp_path, "s", "dup", text.replace("name: orders\n", "name: dup\n"))
     assert schema._fast_parse(bad, "s") is None
+
+
+def test_parquet_goes_uncompressed_only_to_a_clickhouse_on_this_machine(monkeypatch) -> None:
+    from ingestion.destination import _loopback_env
+
+    for host in ("127.0.0.1", "localhost", "::1"):
+        monkeypatch.setenv("CLICKHOUSE_HOST", host)
+        assert _loopback_env() == {"DATA_WRITER__COMPRESSION": "none"}
+    monkeypatch.setenv("CLICKHOUSE_HOST", "clickhouse.internal")
+    assert _loopback_env() == {}
