@@ -63,5 +63,21 @@ class DisconnectWatcher:
                 if gone:
                     with self._lock:
                         self._watched.pop(fd, None)
-                    with contextlib.suppress(Exception):
-                        on_gone()
+                    # never block the watcher: a kill may wait on the engine
+                    threading.Thread(target=_quietly, args=(on_gone,), daemon=True).start()
+                else:
+                    self._rearm(fd)
+
+    def _rearm(self, fd: int) -> None:
+        """EPOLLONESHOT disarmed `fd` on a wake-up that was not a hang-up (a spurious wake-up, or
+        the client sent more bytes): watch it again for hang-ups only, so pending bytes cannot
+        wake the loop over and over."""
+        with self._lock:
+            if fd in self._watched:
+                with contextlib.suppress(OSError, ValueError):
+                    self._epoll.modify(fd, _GONE | select.EPOLLONESHOT)
+
+
+def _quietly(fn: Callable[[], None]) -> None:
+    with contextlib.suppress(Exception):
+        fn()
