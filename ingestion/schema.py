@@ -166,7 +166,23 @@ class ClickHouseLayout(_Strict):
     )
     order_by: list[str] | None = Field(None, description="Sort key columns (default: primary key)")
     partition_by: str | None = Field(None, description="SQL expression, e.g. toYYYYMM(ordered_at)")
+    retention: str | None = Field(
+        None,
+        description="Drop whole partitions whose newest row is older, e.g. 400d (needs "
+        "partition_by on a date or timestamp column; applied by the maintenance job)",
+    )
     settings: dict[str, str | int | float | bool] = Field(default_factory=dict)
+
+    @field_validator("retention")
+    @classmethod
+    def _retention(cls, value: str | None) -> str | None:
+        if value is not None:
+            parse_duration(value)
+        return value
+
+    @property
+    def retention_delta(self) -> dt.timedelta | None:
+        return parse_duration(self.retention) if self.retention else None
 
     @field_validator("settings")
     @classmethod
@@ -562,6 +578,17 @@ def check_table(spec: TableSpec) -> tuple[list[Any], str] | None:
                 return ["clickhouse", "partition_by"], f"column {name!r} is not a declared column"
             if spec.column(name).nullable is True:
                 return ["clickhouse", "partition_by"], f"partition column {name!r} is nullable"
+    if spec.clickhouse.retention:
+        kinds = {
+            spec.column(n).parsed_type.kind
+            for n in partition_columns(spec.clickhouse.partition_by or "")
+            if n in seen
+        }
+        if not kinds & {"date", "timestamp"}:
+            return ["clickhouse", "retention"], (
+                "retention drops whole partitions by age: partition_by must use a date or"
+                " timestamp column"
+            )
     if (version := spec.clickhouse.version) is not None:
         if version not in seen:
             return ["clickhouse", "version"], f"version column {version!r} is not a declared column"

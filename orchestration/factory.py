@@ -14,6 +14,9 @@ import dagster as dg
 
 from elt.config import PROJECT_ROOT
 from orchestration.defs import naming
+from orchestration.defs.alerts.definitions import build_alert_defs
+from orchestration.defs.analytics.common import DATABASE as ANALYTICS_DATABASE
+from orchestration.defs.analytics.definitions import build_analytics_defs
 from orchestration.defs.automation.failures import report_failed_assets
 from orchestration.defs.automation.jobs import (
     AssetJob,
@@ -24,6 +27,7 @@ from orchestration.defs.automation.jobs import (
 from orchestration.defs.automation.schedules import full_build_schedule, ingestion_schedules
 from orchestration.defs.ingestion.assets import build_dlt_assets
 from orchestration.defs.ingestion.sensors import build_landing_sensor
+from orchestration.defs.maintenance.definitions import build_maintenance_defs, retention_by_relation
 from orchestration.defs.partitions import daily_partitions
 from orchestration.defs.quality.clickhouse_checks import CheckedTable, build_clickhouse_checks
 from orchestration.defs.quality.clickhouse_checks import replacing_key as dbt_replacing_key
@@ -120,7 +124,7 @@ def build_definitions(paths: ProjectPaths | None = None) -> dg.Definitions:
         *_landing_sensors(raw_tables, ingest, daily, sensor_status),
     ]
 
-    return dg.Definitions(
+    core = dg.Definitions(
         assets=[*raw_assets, *dbt_defs],
         asset_checks=[*freshness, *build_clickhouse_checks(checked)],
         jobs=jobs,
@@ -128,6 +132,13 @@ def build_definitions(paths: ProjectPaths | None = None) -> dg.Definitions:
         sensors=sensors,
         resources=build_resources(project),
     )
+    # Python assets on the marts, ClickHouse maintenance, alerts (orchestration/defs/<part>/)
+    databases = {t.relation.database for t in raw_tables} | {ANALYTICS_DATABASE}
+    databases |= {r.database for r in manifest.relations_by_unique_id().values()}
+    maintenance = build_maintenance_defs(
+        sorted(databases), retention_by_relation(specs, raw_tables), schedule_status
+    )
+    return dg.Definitions.merge(core, build_analytics_defs(), maintenance, build_alert_defs())
 
 
 def _checked_tables(

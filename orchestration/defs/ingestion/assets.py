@@ -14,6 +14,7 @@ import dagster as dg
 from dagster_dlt import DagsterDltResource, dlt_assets
 
 from orchestration.defs.clickhouse import fetch_table_stats
+from orchestration.defs.ingestion.run_config import IngestionConfig, limit_rows
 from orchestration.defs.raw_tables import RawTable, by_source
 from orchestration.defs.resources import ClickHouseResource
 from orchestration.defs.spec_adapter import (
@@ -80,7 +81,10 @@ def _dlt_multi_asset(
         pool=f"dlt_{source}",
     )
     def _assets(
-        context: dg.AssetExecutionContext, dlt: DagsterDltResource, clickhouse: ClickHouseResource
+        context: dg.AssetExecutionContext,
+        config: IngestionConfig,
+        dlt: DagsterDltResource,
+        clickhouse: ClickHouseResource,
     ) -> Iterator[Any]:
         window = None
         if partitions_def is not None:
@@ -88,11 +92,18 @@ def _dlt_multi_asset(
             window = (time_window.start, time_window.end)
             context.log.info(f"loading {source} {names} for [{window[0]}, {window[1]})")
         # built at run time: they read the current environment; a window gets its own pipeline
-        run_source = make_source(source, specs=specs, tables=names, window=window)
+        run_source = limit_rows(
+            make_source(source, specs=specs, tables=names, window=window), config.limit
+        )
         run_pipeline = make_pipeline(source, window=window)
+        extra_kwargs = config.run_kwargs(partitioned=window is not None)
         try:
             events = dlt.run(
-                context=context, dlt_source=run_source, dlt_pipeline=run_pipeline, **run_kwargs()
+                context=context,
+                dlt_source=run_source,
+                dlt_pipeline=run_pipeline,
+                **run_kwargs(),
+                **extra_kwargs,
             )
             results = list(events)
         except Exception as exc:

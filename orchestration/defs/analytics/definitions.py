@@ -1,0 +1,22 @@
+"""The Python assets on the marts (customer RFM segments, revenue forecast), their checks and
+the ClickHouse IO manager that reads the marts and writes their tables."""
+
+import dagster as dg
+
+from orchestration.defs.analytics import forecast, rfm
+from orchestration.defs.analytics.io_manager import IO_MANAGER_KEY, analytics_io_manager
+
+ASSETS = [rfm.customer_rfm, forecast.location_revenue_forecast]
+
+
+def build_analytics_defs() -> dg.Definitions:
+    return dg.Definitions(
+        assets=ASSETS,
+        asset_checks=[*rfm.CHECKS, *forecast.CHECKS],
+        resources={IO_MANAGER_KEY: analytics_io_manager()},
+    )
+
+
+@dg.definitions
+def defs() -> dg.Definitions:
+    return build_analytics_defs()
