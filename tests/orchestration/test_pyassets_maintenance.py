@@ -13,13 +13,13 @@ from typing import Any
 
 import dagster as dg
 import pytest
-from pydantic import ValidationError
 from orch_support import query
 from pyassets_support import command, fresh_stack
+from pydantic import ValidationError
 
+from orchestration.defs.clickhouse import Relation
 from orchestration.defs.maintenance.plan import MaintenanceConfig, plan_maintenance
 from orchestration.defs.maintenance.state import TableState
-from orchestration.defs.clickhouse import Relation
 
 pytestmark = pytest.mark.integration
 
@@ -66,8 +66,9 @@ def stack(
             " engine = ReplacingMergeTree partition by toYYYYMM(ordered_at) order by id"
         )
         command(
-            f"insert into {ORDERS} values ('a', '2018-07-20 10:00:00'), ('b', '2018-08-20 10:00:00'),"
-            " ('c', '2018-09-10 10:00:00'), ('d', '2018-09-11 10:00:00')"
+            f"insert into {ORDERS} values ('a', '2018-07-20 10:00:00'),"
+            " ('b', '2018-08-20 10:00:00'), ('c', '2018-09-10 10:00:00'),"
+            " ('d', '2018-09-11 10:00:00')"
         )
         yield defs
 

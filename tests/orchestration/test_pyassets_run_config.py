@@ -13,9 +13,9 @@ from pathlib import Path
 
 import dagster as dg
 import pytest
-from pydantic import ValidationError
 from orch_support import materialize_command, query
 from pyassets_support import fresh_stack, run_assets
+from pydantic import ValidationError
 
 pytestmark = pytest.mark.integration
 
