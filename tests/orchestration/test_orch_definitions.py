@@ -26,6 +26,8 @@ EXPECTED_KEYS = {
     "marts/orders",
     "marts/products",
     "marts/supplies",
+    "analytics/customer_rfm",
+    "analytics/location_revenue_forecast",
 }
 PARTITIONED = {
     "raw/jaffle_shop/orders",
@@ -97,7 +99,10 @@ def test_groups_kinds_owners_and_partitions(repo: dg.RepositoryDefinition) -> No
             assert node.description
         else:
             assert node.group_name == key.path[0]
-            assert node.kinds == {"dbt", "clickhouse"}
+            python = key.path[0] == "analytics"  # the Python assets on the marts
+            assert node.kinds == (
+                {"python", "pandas", "clickhouse"} if python else {"dbt", "clickhouse"}
+            )
             assert node.owners == ["team:analytics"]
             assert node.automation_condition is not None
         assert (node.partitions_def is not None) == (name in PARTITIONED), name
@@ -144,7 +149,11 @@ def test_jobs_schedules_sensors(repo: dg.RepositoryDefinition) -> None:
         "report_failed_assets",
         "freshness_checks_sensor",
         "automation_sensor",
+        "alert_run_failures",
+        "alert_failed_checks",
     } <= sensors
+    assert "clickhouse_maintenance" in jobs
+    assert schedules["clickhouse_maintenance_daily"].cron_schedule == "0 4 * * *"
 
 
 def test_daily_schedule_requests_last_complete_day(repo: dg.RepositoryDefinition) -> None:
