@@ -171,3 +171,43 @@ def test_plan_never_optimizes_the_biggest_unless_asked() -> None:
     asked = MaintenanceConfig(parts_threshold=10, protect_biggest=1, optimize_biggest=["raw.big"])
     plan = plan_maintenance([big, small, plain], [], {}, asked, now=NOW)
     assert plan.optimize == [big.relation, small.relation] and plan.dry_run
+
+
+@pytest.mark.parametrize(
+    ("layout", "message"),
+    [
+        ("  retention: soon", "clickhouse.retention: .*'soon' is not a duration"),
+        ("  partition_by: null\n  retention: 30d", "clickhouse.retention: retention drops whole"),
+        ("  partition_by: cityHash64(id) % 4\n  retention: 30d", "partition_by must use a date"),
+    ],
+)
+def test_retention_in_the_yaml_is_validated(tmp_path: Path, layout: str, message: str) -> None:
+    from ingestion.schema import SchemaErrors, load_schemas
+
+    schemas = tmp_path / "schemas"
+    shutil.copytree(ROOT / "ingestion" / "schemas", schemas)
+    orders = schemas / "jaffle_shop" / "orders.yml"
+    text = orders.read_text().replace("  partition_by: toYYYYMM(ordered_at)", layout)
+    orders.write_text(text)
+    with pytest.raises(SchemaErrors, match=message) as raised:
+        load_schemas(schemas)
+    assert "orders.yml" in str(raised.value)
+
+
+def test_retention_of_the_yaml_reaches_the_job(tmp_path: Path) -> None:
+    from ingestion.schema import load_schemas
+    from orchestration.defs.maintenance.definitions import retention_by_relation
+    from orchestration.defs.spec_adapter import raw_tables_from_specs
+
+    schemas = tmp_path / "schemas"
+    shutil.copytree(ROOT / "ingestion" / "schemas", schemas)
+    orders = schemas / "jaffle_shop" / "orders.yml"
+    orders.write_text(
+        orders.read_text().replace(
+            "  partition_by: toYYYYMM(ordered_at)",
+            "  partition_by: toYYYYMM(ordered_at)\n  retention: 1d12h",
+        )
+    )
+    specs = load_schemas(schemas)
+    retention = retention_by_relation(specs, raw_tables_from_specs(specs))
+    assert retention == {Relation("raw", "jaffle_shop___orders"): dt.timedelta(days=1, hours=12)}
