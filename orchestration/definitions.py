@@ -7,6 +7,9 @@ by `orchestration.factory.build_definitions`; the pieces live under `orchestrati
     defs/transform/   dbt assets (daily-partitioned incremental models, the rest)
     defs/quality/     freshness checks, ClickHouse checks (dbt tests come with the dbt assets)
     defs/automation/  jobs, schedules, run-failure sensor
+    defs/analytics/   Python assets on the marts and their ClickHouse IO manager
+    defs/maintenance/ the ClickHouse maintenance job (ops) and its schedule
+    defs/alerts/      failed runs and failed checks to a webhook
     defs/translators.py + naming.py   the one asset-key / group policy for dlt and dbt
 """
 

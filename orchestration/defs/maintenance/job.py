@@ -5,7 +5,7 @@ nothing. The report is the inspect step's output metadata (a markdown table in t
 partition alerts also go to the alert webhook. By hand:
 
     dagster job execute -m orchestration.definitions -j clickhouse_maintenance \
-      --config-json '{"ops": {"inspect_clickhouse": {"config": {"dry_run": false}}}}'
+      -c <(echo '{"ops": {"inspect_clickhouse": {"config": {"dry_run": false}}}}')
 """
 # no `from __future__ import annotations`: Dagster reads the context, config and input annotations
 
@@ -127,6 +127,8 @@ def build_maintenance_job(
         "ReplacingMergeTree tables over the parts threshold; drop partitions past retention. "
         "Dry run unless `dry_run: false`.",
         tags={"elt/kind": "maintenance"},
+        # three short SQL steps: one process, not a subprocess (and code load) per step
+        executor_def=dg.in_process_executor,
     )
     def clickhouse_maintenance() -> None:
         plan = inspect_clickhouse()
