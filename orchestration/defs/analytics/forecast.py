@@ -16,8 +16,7 @@ from pydantic import Field
 
 from orchestration.defs.analytics import common
 from orchestration.defs.analytics.checks import bad_rows_check
-from orchestration.defs.analytics.io_manager import IO_MANAGER_KEY
-from orchestration.defs.analytics.tables import INPUT_SELECT_KEY, DeclaredTable
+from orchestration.defs.analytics.tables import DeclaredTable
 
 DAILY_METRICS = dg.AssetKey(["marts", "daily_location_metrics"])
 KEY = common.key("location_revenue_forecast")
@@ -79,23 +78,13 @@ def forecast_revenue(daily: pd.DataFrame, horizon_days: int, history_weeks: int)
     return out[TABLE.names]
 
 
-@dg.asset(
+@common.mart_asset(
     key=KEY,
-    ins={
-        "daily": dg.AssetIn(
-            key=DAILY_METRICS,
-            input_manager_key=IO_MANAGER_KEY,
-            metadata={INPUT_SELECT_KEY: REVENUE_BY_DAY},
-        )
-    },
-    io_manager_key=IO_MANAGER_KEY,
-    metadata=TABLE.metadata(DESCRIPTIONS),
-    group_name=common.GROUP,
-    owners=common.OWNERS,
-    kinds=common.KINDS,
-    freshness_policy=common.FRESHNESS,
-    automation_condition=common.AUTOMATION,
-    backfill_policy=common.BACKFILL,
+    mart=DAILY_METRICS,
+    input_name="daily",
+    select=REVENUE_BY_DAY,
+    table=TABLE,
+    descriptions=DESCRIPTIONS,
     description=__doc__,
 )
 def location_revenue_forecast(
@@ -114,7 +103,7 @@ def location_revenue_forecast(
     return result
 
 
-_SQL_TABLE = f"`{KEY.path[0]}`.`{KEY.path[1]}`"
+_SQL_TABLE = common.sql_table(KEY)
 CHECKS = [
     bad_rows_check(
         KEY,

@@ -15,8 +15,7 @@ import pandas as pd
 
 from orchestration.defs.analytics import common
 from orchestration.defs.analytics.checks import bad_rows_check
-from orchestration.defs.analytics.io_manager import IO_MANAGER_KEY
-from orchestration.defs.analytics.tables import INPUT_SELECT_KEY, DeclaredTable
+from orchestration.defs.analytics.tables import DeclaredTable
 
 ORDERS = dg.AssetKey(["marts", "orders"])
 KEY = common.key("customer_rfm")
@@ -91,23 +90,13 @@ def rfm_segments(by_customer: pd.DataFrame) -> pd.DataFrame:
     return df[TABLE.names]
 
 
-@dg.asset(
+@common.mart_asset(
     key=KEY,
-    ins={
-        "orders": dg.AssetIn(
-            key=ORDERS,
-            input_manager_key=IO_MANAGER_KEY,
-            metadata={INPUT_SELECT_KEY: ORDERS_BY_CUSTOMER},
-        )
-    },
-    io_manager_key=IO_MANAGER_KEY,
-    metadata=TABLE.metadata(DESCRIPTIONS),
-    group_name=common.GROUP,
-    owners=common.OWNERS,
-    kinds=common.KINDS,
-    freshness_policy=common.FRESHNESS,
-    automation_condition=common.AUTOMATION,
-    backfill_policy=common.BACKFILL,
+    mart=ORDERS,
+    input_name="orders",
+    select=ORDERS_BY_CUSTOMER,
+    table=TABLE,
+    descriptions=DESCRIPTIONS,
     description=__doc__,
 )
 def customer_rfm(context: dg.AssetExecutionContext, orders: pd.DataFrame) -> pd.DataFrame:
@@ -119,7 +108,7 @@ def customer_rfm(context: dg.AssetExecutionContext, orders: pd.DataFrame) -> pd.
     return result
 
 
-_SQL_TABLE = f"`{KEY.path[0]}`.`{KEY.path[1]}`"
+_SQL_TABLE = common.sql_table(KEY)
 CHECKS = [
     bad_rows_check(
         KEY,
