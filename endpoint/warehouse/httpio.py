@@ -1,33 +1,17 @@
-"""Minimal HTTP/1.1 wire handling for the endpoint: request head, streamed bodies (length or
-chunked), single-write responses and chunked responses."""
+"""HTTP/1.1 framing with h11 over a socket the server keeps (the disconnect watcher polls it):
+request heads, streamed bodies (length or chunked), whole and chunked responses, keep-alive."""
 
 from __future__ import annotations
 
 import socket
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from typing import BinaryIO
 from urllib.parse import parse_qsl, urlsplit
 
-MAX_LINE = 16 * 1024 * 1024  # URLs may carry a whole query
-MAX_HEADERS = 200
-READ_SIZE = 1024 * 1024
+import h11
 
-REASONS = {
-    100: "Continue",
-    200: "OK",
-    204: "No Content",
-    400: "Bad Request",
-    401: "Unauthorized",
-    403: "Forbidden",
-    404: "Not Found",
-    405: "Method Not Allowed",
-    411: "Length Required",
-    413: "Payload Too Large",
-    500: "Internal Server Error",
-    501: "Not Implemented",
-    503: "Service Unavailable",
-}
+MAX_HEAD = 16 * 1024 * 1024  # URLs may carry a whole query
+READ_SIZE = 1024 * 1024
 
 
 class ClientGoneError(Exception):
@@ -46,106 +30,115 @@ class Request:
     headers: dict[str, str]
     path: str = ""
     params: dict[str, str] = field(default_factory=dict)
-    body_consumed: bool = False
+    query_string: str = ""
 
     def __post_init__(self) -> None:
         parts = urlsplit(self.target)
         self.path = parts.path or "/"
+        self.query_string = parts.query
         self.params = dict(parse_qsl(parts.query, keep_blank_values=True))
 
-    def body_consumed_or_empty(self) -> bool:
-        """Whether the connection is positioned at the next request."""
-        if self.body_consumed:
+
+class HttpConnection:
+    """One client connection: h11's state machine fed from, and written to, `sock`."""
+
+    def __init__(self, sock: socket.socket) -> None:
+        self.sock = sock
+        self.h11 = h11.Connection(h11.SERVER, max_incomplete_event_size=MAX_HEAD)
+        self._eof = False
+
+    def _next_event(self) -> object:
+        while True:
+            try:
+                event = self.h11.next_event()
+            except h11.RemoteProtocolError as exc:
+                if self._eof:  # closed in the middle of a request
+                    raise ClientGoneError from None
+                raise BadRequestError(str(exc)) from None
+            if event is not h11.NEED_DATA:
+                return event
+            data = self.sock.recv(READ_SIZE)
+            self._eof = not data
+            self.h11.receive_data(data)
+
+    def read_request(self) -> Request | None:
+        """The next request's head; None on a clean close between requests."""
+        event = self._next_event()
+        if isinstance(event, h11.ConnectionClosed):
+            return None
+        if not isinstance(event, h11.Request):
+            raise BadRequestError(f"unexpected {type(event).__name__}")
+        headers: dict[str, str] = {}
+        for name, value in event.headers:
+            key, text = name.decode("latin-1"), value.decode("latin-1")
+            headers[key] = f"{headers[key]}, {text}" if key in headers else text
+        return Request(
+            event.method.decode("latin-1"),
+            event.target.decode("latin-1"),
+            f"HTTP/{event.http_version.decode()}",
+            headers,
+        )
+
+    def body(self) -> Iterator[bytes]:
+        """The raw request body (before Content-Encoding) as it arrives."""
+        if self.h11.they_are_waiting_for_100_continue:
+            self._send(self.head(100, []))
+        while True:
+            event = self._next_event()
+            if isinstance(event, h11.Data):
+                yield event.data
+            elif isinstance(event, h11.EndOfMessage):
+                return
+            else:
+                raise ClientGoneError
+
+    def respond(self, status: int, headers: list[tuple[str, str]], body: bytes = b"") -> None:
+        """A whole response (headers carry Content-Length)."""
+        buffers = self.head(status, headers)
+        if body:
+            buffers += self.h11.send_with_data_passthrough(h11.Data(data=body))
+        buffers += self.h11.send_with_data_passthrough(h11.EndOfMessage())
+        self._send(buffers)
+
+    def head(self, status: int, headers: list[tuple[str, str]]) -> list[bytes]:
+        """The encoded response head, to send with the first body bytes."""
+        event_type = h11.InformationalResponse if status < 200 else h11.Response
+        return list(
+            self.h11.send_with_data_passthrough(event_type(status_code=status, headers=headers))
+        )
+
+    def chunk(self, data: bytes) -> list[bytes]:
+        """One body piece, framed (chunked or counted, as the head said)."""
+        return list(self.h11.send_with_data_passthrough(h11.Data(data=data)))
+
+    def end(self) -> list[bytes]:
+        return list(self.h11.send_with_data_passthrough(h11.EndOfMessage()))
+
+    def send(self, buffers: list[bytes]) -> None:
+        self._send(buffers)
+
+    def reusable(self) -> bool:
+        """After a response: start the next request cycle if both sides finished cleanly (a
+        request body not read to its end, unless already buffered, closes the connection)."""
+        while self.h11.their_state is h11.SEND_BODY:
+            try:
+                event = self.h11.next_event()
+            except h11.RemoteProtocolError:
+                return False
+            if event is h11.NEED_DATA or not isinstance(event, h11.Data | h11.EndOfMessage):
+                return False
+        if self.h11.our_state is h11.DONE and self.h11.their_state is h11.DONE:
+            self.h11.start_next_cycle()
             return True
-        if "chunked" in self.headers.get("transfer-encoding", "").lower():
-            return False
-        return self.headers.get("content-length", "0").strip() in ("", "0")
+        return False
 
     @property
-    def keep_alive(self) -> bool:
-        conn = self.headers.get("connection", "").lower()
-        if self.version == "HTTP/1.0":
-            return "keep-alive" in conn
-        return "close" not in conn
+    def request_finished(self) -> bool:
+        """Whether the request's body has been read to its end."""
+        return self.h11.their_state is h11.DONE
 
-
-def read_request(rfile: BinaryIO) -> Request | None:
-    """Read a request head; None on a clean close between requests."""
-    line = rfile.readline(MAX_LINE)
-    while line in (b"\r\n", b"\n"):  # tolerate stray blank lines between requests
-        line = rfile.readline(MAX_LINE)
-    if not line:
-        return None
-    if not line.endswith(b"\n"):
-        raise BadRequestError("request line too long or truncated")
-    try:
-        method, target, version = line.decode("latin-1").split()
-    except ValueError:
-        raise BadRequestError(f"malformed request line: {line[:100]!r}") from None
-    if not version.startswith("HTTP/1."):
-        raise BadRequestError(f"unsupported protocol {version[:20]}")
-    headers: dict[str, str] = {}
-    for _ in range(MAX_HEADERS):
-        line = rfile.readline(MAX_LINE)
-        if not line:
-            raise ClientGoneError
-        if line in (b"\r\n", b"\n"):
-            return Request(method.upper(), target, version, headers)
-        name, sep, value = line.decode("latin-1").partition(":")
-        if not sep:
-            raise BadRequestError(f"malformed header line: {line[:100]!r}")
-        key = name.strip().lower()
-        value = value.strip()
-        headers[key] = f"{headers[key]}, {value}" if key in headers else value
-    raise BadRequestError("too many headers")
-
-
-def body_chunks(req: Request, rfile: BinaryIO, sock: socket.socket) -> Iterator[bytes]:
-    """Yield the raw request body (before Content-Encoding) as it arrives."""
-    if req.headers.get("expect", "").lower() == "100-continue":
-        sock.sendall(b"HTTP/1.1 100 Continue\r\n\r\n")
-    if "chunked" in req.headers.get("transfer-encoding", "").lower():
-        yield from _chunked(rfile)
-    else:
-        length = req.headers.get("content-length")
-        if length:
-            try:
-                remaining = int(length)
-            except ValueError:
-                raise BadRequestError(f"bad Content-Length {length[:30]}") from None
-            while remaining > 0:
-                data = rfile.read(min(remaining, READ_SIZE))
-                if not data:
-                    raise ClientGoneError
-                remaining -= len(data)
-                yield data
-    req.body_consumed = True
-
-
-def _chunked(rfile: BinaryIO) -> Iterator[bytes]:
-    while True:
-        line = rfile.readline(1024)
-        if not line:
-            raise ClientGoneError
-        try:
-            size = int(line.split(b";", 1)[0].strip(), 16)
-        except ValueError:
-            raise BadRequestError(f"bad chunk size line {line[:40]!r}") from None
-        if size == 0:
-            while True:  # trailers
-                trailer = rfile.readline(MAX_LINE)
-                if not trailer:
-                    raise ClientGoneError
-                if trailer in (b"\r\n", b"\n"):
-                    return
-        while size > 0:
-            data = rfile.read(min(size, READ_SIZE))
-            if not data:
-                raise ClientGoneError
-            size -= len(data)
-            yield data
-        if rfile.readline(4) not in (b"\r\n", b"\n"):
-            raise BadRequestError("chunk not followed by CRLF")
+    def _send(self, buffers: list[bytes]) -> None:
+        send_all(self.sock, buffers)
 
 
 def coalesce(chunks: Iterator[bytes], size: int = READ_SIZE) -> Iterator[bytes]:
@@ -165,14 +158,11 @@ def coalesce(chunks: Iterator[bytes], size: int = READ_SIZE) -> Iterator[bytes]:
         yield b"".join(pending)
 
 
-def head_bytes(status: int, headers: list[tuple[str, str]]) -> bytes:
-    lines = [f"HTTP/1.1 {status} {REASONS.get(status, 'Unknown')}"]
-    lines.extend(f"{k}: {v}" for k, v in headers)
-    return ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1")
-
-
 def send_all(sock: socket.socket, buffers: list[bytes]) -> None:
     """Write several buffers with as few syscalls as possible (no concatenation copies)."""
+    buffers = [b for b in buffers if b]
+    if not buffers:
+        return
     total = sum(len(b) for b in buffers)
     sent = sock.sendmsg(buffers)
     if sent == total:
@@ -185,7 +175,3 @@ def send_all(sock: socket.socket, buffers: list[bytes]) -> None:
             continue
         views[0] = views[0][sent:]
         sent = sock.sendmsg(views)
-
-
-def chunk_frame(data: bytes) -> list[bytes]:
-    return [f"{len(data):x}\r\n".encode(), data, b"\r\n"]
