@@ -265,6 +265,7 @@ class HttpServer:
                     httpio.coalesce(data),
                     settings=q.settings,
                     database=q.database,
+                    query_id=q.query_id,
                 )
                 self._log(q, stats, None)
                 headers = self._headers(q, stats, q.default_format)
@@ -275,7 +276,9 @@ class HttpServer:
                 raise ClickHouseError.make(62, "SYNTAX_ERROR", "Empty query")
             fmt = sqltext.output_format(sql) or q.default_format
             with self.watcher.watching(handler.request, conn.cancel):
-                stream = conn.stream(sql, q.default_format, q.settings, q.params, q.database)
+                stream = conn.stream(
+                    sql, q.default_format, q.settings, q.params, q.database, q.query_id
+                )
                 try:
                     return self._respond(req, q, handler, stream, fmt)
                 finally:
@@ -299,7 +302,7 @@ class HttpServer:
                 data = itertools.chain([(tail + "\n").encode()], body) if tail else body
                 return head, query_param, data
             rest = _read_all(body)
-            sql = query_param + ("\n" + rest.decode("utf-8", "replace") if rest else "")
+            sql = query_param + ("\n" + rest.decode("utf-8", "surrogateescape") if rest else "")
             return None, sql, iter(())
         # statement in the body: read until the INSERT head is complete (or the body ends)
         buf = bytearray()
@@ -316,7 +319,7 @@ class HttpServer:
                 break
             head = sqltext.find_insert(text, complete=False)
             if head is not None:
-                statement = head.statement.encode("latin-1").decode("utf-8", "replace")
+                statement = _sql(head.statement.encode("latin-1"))
                 rest = bytes(buf[head.data_offset :])
                 data = itertools.chain([rest], chunks) if rest else chunks
                 return (
@@ -328,10 +331,10 @@ class HttpServer:
             buf += _read_all(chunks, MAX_QUERY_BYTES - len(buf))
         head = sqltext.find_insert(buf.decode("latin-1"))
         if head is not None:  # e.g. a small INSERT … VALUES
-            statement = head.statement.encode("latin-1").decode("utf-8", "replace")
+            statement = _sql(head.statement.encode("latin-1"))
             data = iter([bytes(buf[head.data_offset :])])
             return sqltext.InsertHead(statement, head.fmt, 0), statement, data
-        return None, bytes(buf).decode("utf-8", "replace"), iter(())
+        return None, _sql(bytes(buf)), iter(())
 
     def _respond(
         self,
@@ -476,6 +479,11 @@ class HttpServer:
             error_code=error.code if error else 0,
             error=error.message if error else None,
         )
+
+
+def _sql(data: bytes) -> str:
+    """SQL text from request bytes; bytes that are not UTF-8 survive (engine.wire)."""
+    return data.decode("utf-8", "surrogateescape")
 
 
 def _checked(chunks: Iterator[bytes]) -> Iterator[bytes]:

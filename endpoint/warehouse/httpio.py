@@ -36,7 +36,8 @@ class Request:
         parts = urlsplit(self.target)
         self.path = parts.path or "/"
         self.query_string = parts.query
-        self.params = dict(parse_qsl(parts.query, keep_blank_values=True))
+        # SQL in the URL reaches the engine byte for byte (see engine.wire)
+        self.params = dict(parse_qsl(parts.query, keep_blank_values=True, errors="surrogateescape"))
 
 
 class HttpConnection:

@@ -93,6 +93,11 @@ class SocketReader(Source):
         value, self.pos = read_str(self, self.pos)
         return value
 
+    def sql(self) -> str:
+        """A string holding SQL: its bytes kept exactly, UTF-8 or not (see engine.wire)."""
+        data, self.pos = read_bytes(self, self.pos)
+        return data.decode("utf-8", "surrogateescape")
+
     def raw(self, size: int) -> bytes:
         end = self.pos + size
         self.ensure(end)
