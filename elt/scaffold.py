@@ -9,7 +9,6 @@ regenerates the dbt sources so the new model resolves `source()` with no hand ed
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -18,10 +17,11 @@ from typing import Annotated, Any
 import typer
 import yaml
 
-from elt.config import PROJECT_ROOT
-from elt.identifiers import validate_identifier
+from core.identifiers import validate_identifier
+from core.settings import settings
+from ingestion import dbt_sources
+from ingestion.schema import SchemaErrors, load_schemas, schemas_dir_default
 
-DBT_PROJECT_DIR = PROJECT_ROOT / "dbt_project"
 LOADED_AT_COLUMN = "_ingested_at"  # load time added to every raw table by ingestion
 
 # Column groups, in the order a jaffle-shop staging model lists them.
@@ -188,7 +188,7 @@ def render_staging_yaml(shape: TableShape) -> str:
 def staging_paths(shape: TableShape, project_dir: Path | None = None) -> tuple[Path, Path]:
     """The model's SQL and YAML: `_<source>__models.yml` for a new source folder, else (the
     folder's models file is hand-written) a YAML of its own next to the SQL."""
-    folder = (project_dir or DBT_PROJECT_DIR) / "models" / "staging" / shape.source
+    folder = (project_dir or default_project_dir()) / "models" / "staging" / shape.source
     sql = folder / f"{shape.model_name}.sql"
     folder_yaml = folder / f"_{shape.source}__models.yml"
     own_yaml = folder / f"{shape.model_name}.yml"
@@ -217,13 +217,11 @@ def _find_spec(specs: Iterable[Any], source: str, table: str) -> Any:
 
 
 def default_project_dir() -> Path:
-    return Path(os.environ.get("ELT_DBT_PROJECT_DIR", DBT_PROJECT_DIR))
+    return settings().project.dbt_project_dir
 
 
 def regenerate_dbt_sources(specs: list[Any], project_dir: Path) -> list[Path]:
     """Rewrite `_<source>__sources.yml` from the schema YAMLs (files that changed)."""
-    from ingestion import dbt_sources
-
     return dbt_sources.write(specs, project_dir)
 
 
@@ -240,13 +238,12 @@ def scaffold_dbt(
 
     Existing files are kept unless `overwrite` (an analyst may have edited them).
     """
-    from ingestion.schema import load_schemas, schemas_dir_default
-
     validate_identifier(source, field="source")
     validate_identifier(table, field="table")
     schemas_dir = Path(schemas_dir or schemas_dir_default())
     foreign = schemas_dir.resolve() != schemas_dir_default().resolve()
-    if foreign and project_dir is None and "ELT_DBT_PROJECT_DIR" not in os.environ:
+    configured = "dbt_project_dir" in settings().project.model_fields_set
+    if foreign and project_dir is None and not configured:
         # Schemas from elsewhere must not regenerate the project's own dbt sources.
         raise ValueError(
             f"schemas from {schemas_dir} (not the project's): say which dbt project to "
@@ -281,8 +278,6 @@ def scaffold_dbt_command(
     force: Annotated[bool, typer.Option("--force", help="Overwrite the staging model")] = False,
 ) -> None:
     """Scaffold the staging model (SQL + YAML) of a table and regenerate its dbt sources."""
-    from ingestion.schema import SchemaErrors
-
     try:
         written = scaffold_dbt(
             source, table, schemas_dir=schemas_dir, project_dir=dbt_dir, overwrite=force

@@ -7,7 +7,7 @@ here before the first load (`CREATE TABLE IF NOT EXISTS`); dlt then only adds dr
 
 from __future__ import annotations
 
-from elt.identifiers import validate_identifier
+from core.identifiers import validate_identifier
 from ingestion.generator import REJECTED_COLUMNS
 from ingestion.schema import INGESTED_AT, REJECTED_TABLE, TableSpec, check_expression
 from ingestion.types import clickhouse_type

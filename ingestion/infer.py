@@ -12,7 +12,7 @@ import pyarrow.csv as pa_csv
 import pyarrow.json as pa_json
 import pyarrow.parquet as pq
 
-from elt.identifiers import validate_identifier
+from core.identifiers import validate_identifier
 from ingestion.conform import _UUID
 
 SAMPLE_ROWS = 10_000

@@ -22,7 +22,8 @@ from typing import Any
 import dlt
 from dlt.common.pipeline import LoadInfo
 
-from elt.config import local_paths, warehouse_settings
+from core.clickhouse import clickhouse_client
+from core.settings import settings
 from ingestion.ddl import create_database_sql, create_rejected_table_sql, create_table_sql
 from ingestion.destination import (  # re-exported: the pipeline API in one place
     RUN_KWARGS,
@@ -79,24 +80,15 @@ def prepare_raw_tables(specs: list[TableSpec]) -> list[str]:
     """Create the raw database, the declared raw tables and the rejected-rows tables (idempotent).
 
     Returns the CREATE TABLE statements run (tables that did not exist yet)."""
-    import clickhouse_connect
-
-    settings = warehouse_settings()
-    database = settings.raw_database
-    replicated = bool(settings.cluster)
+    warehouse = settings().warehouse
+    database = warehouse.raw_database
+    replicated = bool(warehouse.cluster)
     wanted = {
         f"{source}___{REJECTED_TABLE}": create_rejected_table_sql(source, database, replicated)
         for source in sorted({s.source for s in specs})
     }
     wanted.update({s.raw_table: create_table_sql(s, database, replicated) for s in specs})
-    user, password = loader_user()
-    client = clickhouse_connect.get_client(
-        host=settings.host,
-        port=settings.http_port,
-        username=user,
-        password=password,
-        secure=settings.secure,
-    )
+    client = clickhouse_client(loader=True)
     try:
         client.command(create_database_sql(database))
         existing = {
@@ -116,8 +108,8 @@ def prepare_raw_tables(specs: list[TableSpec]) -> list[str]:
 
 def _ensure_table(spec: TableSpec) -> None:
     """Called by each resource before it extracts: create its raw table once per process."""
-    settings = warehouse_settings()
-    key = (settings.host, settings.raw_database, settings.http_port, spec.raw_table)
+    warehouse = settings().warehouse
+    key = (warehouse.host, warehouse.raw_database, warehouse.http_port, spec.raw_table)
     with _prepared_lock:
         if key in _prepared:
             return
@@ -158,9 +150,9 @@ def build_source(
     """
     schemas = schemas if schemas is not None else load_schemas(schemas_dir)
     specs = _select(schemas, source_name, tables)
-    landing = Path(landing_dir) if landing_dir else local_paths().landing_dir
+    landing = Path(landing_dir) if landing_dir else settings().paths.landing_dir
     hook = _ensure_table if prepare_tables else None
-    replicated = bool(warehouse_settings().cluster)
+    replicated = bool(settings().warehouse.cluster)
     return make_source(source_name, specs, landing, window, stats, hook, replicated)
 
 

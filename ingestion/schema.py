@@ -8,7 +8,6 @@ problem is reported as `file:line: field: message` before anything runs.
 from __future__ import annotations
 
 import datetime as dt
-import os
 import re
 from collections.abc import Iterable
 from functools import cached_property
@@ -20,7 +19,8 @@ import yaml
 from croniter import croniter
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from elt.identifiers import InvalidIdentifierError, validate_identifier
+from core.identifiers import InvalidIdentifierError, validate_identifier
+from core.settings import settings
 from ingestion.types import TYPE_PATTERN, ColumnType, UnknownTypeError, parse_type
 
 SCHEMAS_DIR = Path(__file__).resolve().parent / "schemas"
@@ -431,9 +431,8 @@ class _FastLoader(getattr(yaml, "CSafeLoader", yaml.SafeLoader)):  # type: ignor
 
 
 def schemas_dir_default() -> Path:
-    """ELT_SCHEMAS_DIR if set (the Dagster code location reads the same variable), else ours."""
-    value = os.environ.get("ELT_SCHEMAS_DIR")
-    return Path(value) if value else SCHEMAS_DIR
+    """ELT_SCHEMAS_DIR if set (the Dagster code location reads the same setting), else ours."""
+    return settings().project.schemas_dir
 
 
 def _fast_parse(path: Path, source: str) -> TableSpec | None:

@@ -18,9 +18,9 @@ err_console = Console(stderr=True)
 
 
 def _default_dir() -> Path:
-    from elt.config import local_paths
+    from core.settings import settings
 
-    return Path(local_paths().warehouse_dir or ".local/warehouse")
+    return Path(settings().paths.warehouse_dir or ".local/warehouse")
 
 
 DataDir = Annotated[

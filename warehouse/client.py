@@ -7,12 +7,12 @@ from typing import Any
 
 def get_client(**overrides: Any) -> Any:
     """`clickhouse_connect.get_client` with host/port/user/password/secure from
-    `elt.config.warehouse_settings()`; keyword overrides win (e.g. database=, settings=)."""
+    `core.settings`; keyword overrides win (e.g. database=, settings=)."""
     import clickhouse_connect
 
-    from elt.config import warehouse_settings
+    from core.settings import settings
 
-    s = warehouse_settings()
+    s = settings().warehouse
     kwargs: dict[str, Any] = {
         "host": s.host,
         "port": s.http_port,

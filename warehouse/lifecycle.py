@@ -159,27 +159,28 @@ def ensure_local_endpoint() -> ServerInfo:
     """Make sure the configured endpoint answers, starting a local one when it is on loopback.
 
     Uses CLICKHOUSE_HOST/HTTP_PORT/TCP_PORT and ELT_WAREHOUSE_DIR."""
-    from elt.config import local_paths, warehouse_settings
+    from core.settings import settings
 
-    settings = warehouse_settings()
-    data_dir = Path(local_paths().warehouse_dir or ".local/warehouse").resolve()
-    if ping(settings.host, settings.http_port, secure=settings.secure):
+    config = settings()
+    warehouse = config.warehouse
+    data_dir = Path(config.paths.warehouse_dir or ".local/warehouse").resolve()
+    if ping(warehouse.host, warehouse.http_port, secure=warehouse.secure):
         running = status(data_dir)
-        if running is not None and running.http_port == settings.http_port:
+        if running is not None and running.http_port == warehouse.http_port:
             return running
-        return ServerInfo(settings.host, settings.http_port, settings.tcp_port, None, None)
-    if not _is_loopback(settings.host):
+        return ServerInfo(warehouse.host, warehouse.http_port, warehouse.tcp_port, None, None)
+    if not _is_loopback(warehouse.host):
         raise EndpointError(
-            f"ClickHouse at {settings.host}:{settings.http_port} does not answer, and it is not "
+            f"ClickHouse at {warehouse.host}:{warehouse.http_port} does not answer, and it is not "
             "a local address, so no local endpoint is started. Check CLICKHOUSE_HOST/HTTP_PORT."
         )
     return start_background(
         data_dir,
-        host=settings.host,
-        http_port=settings.http_port,
-        tcp_port=settings.tcp_port,
-        user=settings.user,
-        password=settings.password or None,
+        host=warehouse.host,
+        http_port=warehouse.http_port,
+        tcp_port=warehouse.tcp_port,
+        user=warehouse.user,
+        password=warehouse.password or None,
     )
 
 

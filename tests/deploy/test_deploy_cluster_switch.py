@@ -94,7 +94,7 @@ def test_each_tool_connects_as_its_user(
 ) -> None:
     """With the code server's compose environment: dlt loads as the loader, dbt/Dagster query as
     the transformer, and on the cluster profile dlt/ingestion create Replicated* raw tables."""
-    from elt.config import warehouse_settings
+    from core import settings as core_settings
     from ingestion import ddl
     from ingestion.generator import clickhouse_hints
     from ingestion.pipeline import destination, loader_user
@@ -102,7 +102,7 @@ def test_each_tool_connects_as_its_user(
 
     for key, value in code_server_env(cluster).items():
         monkeypatch.setenv(key, value)
-    settings = warehouse_settings()
+    settings = core_settings.settings().warehouse
     assert (settings.user, settings.password) == ("elt_transformer", "transformer-pw")
     assert (settings.host, settings.http_port, settings.secure) == ("clickhouse", 8123, False)
     assert loader_user() == ("elt_loader", "loader-pw")
