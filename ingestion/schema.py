@@ -271,6 +271,24 @@ class TableSpec(TableYaml):
     source: str
     path: Path
 
+    @field_validator("source")
+    @classmethod
+    def _source(cls, value: str) -> str:
+        return _identifier(value, "source")
+
+    @property
+    def deduplicated(self) -> bool:
+        """Whether the raw table collapses re-deliveries (ReplacingMergeTree or a merge): read it
+        with FINAL."""
+        return self.clickhouse.engine == "ReplacingMergeTree" or (
+            self.resolved_write_disposition == "merge"
+        )
+
+    @property
+    def staging_model(self) -> str:
+        """The dbt staging model reading this table."""
+        return f"stg_{self.source}__{self.name}"
+
     @property
     def cursor(self) -> str | None:
         return self.incremental.cursor if self.incremental else None

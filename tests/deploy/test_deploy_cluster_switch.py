@@ -95,8 +95,7 @@ def test_each_tool_connects_as_its_user(
     """With the code server's compose environment: dlt loads as the loader, dbt/Dagster query as
     the transformer, and on the cluster profile dlt/ingestion create Replicated* raw tables."""
     from core import settings as core_settings
-    from ingestion import ddl
-    from ingestion.generator import clickhouse_hints
+    from ingestion.layout import clickhouse_hints, engine_clause
     from ingestion.pipeline import destination, loader_user
     from ingestion.schema import load_schemas
 
@@ -110,7 +109,7 @@ def test_each_tool_connects_as_its_user(
     assert (credentials.username, credentials.database) == ("elt_loader", "raw")
     assert bool(settings.cluster) is cluster
     for spec in load_schemas():
-        engine = ddl.engine_clause(spec, replicated=bool(settings.cluster))
+        engine = engine_clause(spec, replicated=bool(settings.cluster))
         assert engine.startswith("Replicated") is cluster, (spec.name, engine)
         hint = clickhouse_hints(spec, replicated=bool(settings.cluster))["table_engine_type"]
         assert (hint == "replicated_merge_tree") is cluster, (spec.name, hint)

@@ -17,12 +17,12 @@ from ingestion.generator import (
     CursorFilter,
     RunStats,
     TableStats,
-    clickhouse_hints,
     column_hints,
     file_in_window,
     files_rows,
     make_source,
 )
+from ingestion.layout import clickhouse_hints
 from ingestion.readers import FileRef
 from ingestion.schema import REJECTED_TABLE, load_schemas, parse_table_file
 

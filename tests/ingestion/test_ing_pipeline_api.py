@@ -7,8 +7,8 @@ from pathlib import Path
 
 from ingestion_helpers import copy_jaffle_schemas, write_yaml
 
-from ingestion.ddl import create_rejected_table_sql, create_table_sql, engine_clause
-from ingestion.generator import clickhouse_hints
+from ingestion.ddl import create_rejected_table_sql, create_table_sql
+from ingestion.layout import clickhouse_hints, engine_clause
 from ingestion.pipeline import (
     build_pipeline,
     build_source,
