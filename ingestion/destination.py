@@ -79,6 +79,7 @@ def default_pipeline_name(source_name: str, window: Window | None = None) -> str
 
 def make_pipeline(
     source_name: str,
+    *,
     pipelines_dir: Path | str | None = None,
     window: Window | None = None,
     pipeline_name: str | None = None,

@@ -25,11 +25,11 @@ import pyarrow.compute as pc
 from dlt.destinations.adapters import clickhouse_adapter
 from dlt.extract import DltResource, DltSource
 
-from ingestion.conform import Conformed, RejectedRow, SchemaDriftError, conform, parse_scalar
+from ingestion.conform import Conformed, RejectedRow, SchemaDriftError, conform
 from ingestion.layout import clickhouse_hints
 from ingestion.readers import FileRef, list_files, read_batches
 from ingestion.schema import INGESTED_AT, REJECTED_TABLE, TableSpec
-from ingestion.types import arrow_type, dlt_column_hints
+from ingestion.types import arrow_type, dlt_column_hints, parse_scalar
 
 Window = tuple[dt.datetime, dt.datetime]
 
@@ -536,7 +536,7 @@ def table_resource(
     return clickhouse_adapter(resource, **clickhouse_hints(spec, replicated))
 
 
-def make_source(
+def dlt_source(
     source_name: str,
     specs: list[TableSpec],
     landing_dir: Path | str,

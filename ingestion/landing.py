@@ -1,6 +1,6 @@
 """Jaffle Shop demo landing data: run jafgen once per N years (cached), publish the landing layout.
 
-Layout under the landing dir (see CONTRACTS): `jaffle_shop/orders/<YYYY-MM-DD>.csv` and
+Layout under the landing dir: `jaffle_shop/orders/<YYYY-MM-DD>.csv` and
 `jaffle_shop/items/<YYYY-MM-DD>.csv` (daily; item rows carry their order's `ordered_at`), and one
 file for each other table (`jaffle_shop/customers/customers.csv`, ...). Publishing is idempotent:
 a file whose content is unchanged is not rewritten (its mtime stays, so ingestion skips it).

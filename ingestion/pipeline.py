@@ -1,8 +1,9 @@
 """Build and run the generated dlt source of one schema source against ClickHouse.
 
     build_source(source_name, schemas=None, landing_dir=None, window=None, tables=None,
-                 stats=None, prepare_tables=True) -> dlt source
-    make_pipeline(source_name, pipelines_dir=None, window=None) -> dlt pipeline (ClickHouse `raw`)
+                 stats=None, prepare_tables=True, schemas_dir=None) -> dlt source
+    make_pipeline(source_name, *, pipelines_dir=None, window=None, pipeline_name=None)
+        -> dlt pipeline (ClickHouse `raw`)
     run_source(source_name, schemas=None, landing_dir=None, window=None, tables=None,
                pipeline=None) -> RunResult(load_info, row_counts, rejected, ...)
     RUN_KWARGS: keyword arguments for `pipeline.run(...)` (parquet loader files)
@@ -32,7 +33,7 @@ from ingestion.destination import (  # re-exported: the pipeline API in one plac
     loader_user,
     make_pipeline,
 )
-from ingestion.generator import RunStats, Window, make_source
+from ingestion.generator import RunStats, Window, dlt_source
 from ingestion.schema import REJECTED_TABLE, TableSpec, load_schemas
 
 __all__ = [
@@ -153,7 +154,7 @@ def build_source(
     landing = Path(landing_dir) if landing_dir else settings().paths.landing_dir
     hook = _ensure_table if prepare_tables else None
     replicated = bool(settings().warehouse.cluster)
-    return make_source(source_name, specs, landing, window, stats, hook, replicated)
+    return dlt_source(source_name, specs, landing, window, stats, hook, replicated)
 
 
 def _normalize_counts(pipeline: dlt.Pipeline) -> dict[str, int]:
@@ -201,14 +202,3 @@ def daily_window(day: dt.date) -> Window:
     """The [day, day + 1) window of a daily partition, in UTC."""
     start = dt.datetime(day.year, day.month, day.day, tzinfo=dt.UTC)
     return start, start + dt.timedelta(days=1)
-
-
-def build_pipeline(
-    source_name: str,
-    *,
-    pipeline_name: str | None = None,
-    pipelines_dir: Path | str | None = None,
-    window: Window | None = None,
-) -> dlt.Pipeline:
-    """`make_pipeline` with keyword arguments (the orchestration code's spelling)."""
-    return make_pipeline(source_name, pipelines_dir, window, pipeline_name)

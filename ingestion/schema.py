@@ -21,7 +21,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from core.identifiers import InvalidIdentifierError, validate_identifier
 from core.settings import settings
-from ingestion.types import TYPE_PATTERN, ColumnType, UnknownTypeError, parse_type
+from ingestion.types import TYPE_PATTERN, ColumnType, UnknownTypeError, parse_scalar, parse_type
 
 SCHEMAS_DIR = Path(__file__).resolve().parent / "schemas"
 INGESTED_AT = "_ingested_at"  # version column added to every raw table (load time, UTC)
@@ -565,8 +565,6 @@ def check_table(spec: TableSpec) -> tuple[list[Any], str] | None:
                 "cursor",
             ], f"cursor {cursor!r} must be a number, date or timestamp"
         if spec.incremental.initial_value is not None:
-            from ingestion.conform import parse_scalar
-
             try:
                 parse_scalar(spec.incremental.initial_value, spec.column(cursor).parsed_type)
             except ValueError as exc:
