@@ -11,7 +11,7 @@ import datetime as dt
 from functools import cached_property
 from pathlib import Path
 
-from pydantic import AliasChoices, BaseModel, Field, field_validator
+from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from core.identifiers import validate_identifier
@@ -86,9 +86,7 @@ class ProjectPaths(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="ELT_", extra="ignore")
 
     dbt_project_dir: Path = PROJECT_ROOT / "dbt_project"
-    dbt_profiles_dir: Path = Field(
-        default=PROJECT_ROOT, validation_alias=AliasChoices("DBT_PROFILES_DIR")
-    )
+    dbt_profiles_dir: Path = Field(default=PROJECT_ROOT, validation_alias="DBT_PROFILES_DIR")
     schemas_dir: Path = PROJECT_ROOT / "ingestion" / "schemas"
 
 
@@ -105,17 +103,55 @@ class RunSettings(BaseSettings):
 
     @field_validator("partitions_end_date", mode="before")
     @classmethod
-    def _empty_is_unset(cls, value: object) -> object:
-        return None if isinstance(value, str) and not value.strip() else value
+    def _day(cls, value: object) -> object:
+        if not isinstance(value, str):
+            return value
+        if not value.strip():
+            return None
+        try:
+            return dt.date.fromisoformat(value.strip())
+        except ValueError:
+            raise ValueError(
+                f"ELT_PARTITIONS_END_DATE={value!r}: expected a date YYYY-MM-DD"
+            ) from None
 
 
-class Settings(BaseModel):
-    """The one settings object: each section reads its own environment variables."""
+class S3Settings(BaseSettings):
+    """Credentials and endpoint for `s3://` file globs (the AWS CLI's variables)."""
 
-    warehouse: WarehouseSettings = Field(default_factory=WarehouseSettings)
-    paths: LocalPaths = Field(default_factory=LocalPaths)
-    project: ProjectPaths = Field(default_factory=ProjectPaths)
-    run: RunSettings = Field(default_factory=RunSettings)
+    model_config = SettingsConfigDict(env_prefix="AWS_", extra="ignore")
+
+    endpoint_url_s3: str = ""
+    endpoint_url: str = ""  # any S3-compatible server (MinIO, moto)
+    access_key_id: str = ""
+    secret_access_key: str = Field(default="", repr=False)
+    profile: str = ""
+    default_region: str = ""
+
+
+class Settings:
+    """The one settings object. Each section reads its environment variables when first used,
+    so a caller pays only for (and is only stopped by a bad value in) the sections it reads."""
+
+    @cached_property
+    def warehouse(self) -> WarehouseSettings:
+        return WarehouseSettings()
+
+    @cached_property
+    def paths(self) -> LocalPaths:
+        return LocalPaths()
+
+    @cached_property
+    def project(self) -> ProjectPaths:
+        return ProjectPaths()
+
+    @cached_property
+    def run(self) -> RunSettings:
+        return RunSettings()
+
+    @cached_property
+    def s3(self) -> S3Settings:
+        return S3Settings()
 
 
 def settings() -> Settings:

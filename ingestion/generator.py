@@ -445,7 +445,7 @@ def sql_rows(
     state: dict[str, Any] | None = None,
 ) -> Iterator[Any]:
     """Rows of a SQL table through dlt's `sql_table` (pyarrow backend, chunked cursor)."""
-    from dlt.sources.sql_database import sql_table
+    from dlt.sources.sql_database import sql_table  # SQLAlchemy loads only for SQL sources
 
     stats = stats if stats is not None else TableStats()
     state = state if state is not None else {}

@@ -171,7 +171,7 @@ def _timestamp_unit(precision: int) -> str:
 
 def arrow_type(col_type: ColumnType) -> pa.DataType:
     """The Arrow type rows are converted to before dlt sees them."""
-    import pyarrow as pa
+    import pyarrow as pa  # only where rows are converted (see the TYPE_CHECKING import)
 
     kind = col_type.kind
     if kind == "int":
