@@ -1,4 +1,4 @@
-"""`elt schema …` and `elt landing …`."""
+"""`elt schema …`: the central schema YAMLs and what is generated from them."""
 
 from __future__ import annotations
 
@@ -9,8 +9,22 @@ from typing import Annotated
 
 import typer
 
+from elt.scaffold import scaffold_dbt, scaffold_dbt_command
+from ingestion import dbt_sources
+from ingestion.infer import write_draft
+from ingestion.schema import (
+    SCHEMAS_DIR,
+    SchemaError,
+    SchemaErrors,
+    json_schema,
+    load_schemas,
+    parse_table_file,
+    schemas_dir_default,
+    table_files,
+    validate_dir,
+)
+
 schema_app = typer.Typer(no_args_is_help=True, help="Central schema YAMLs.")
-landing_app = typer.Typer(no_args_is_help=True, help="Landing data (Jaffle Shop demo files).")
 
 SchemasDir = Annotated[
     Path | None,
@@ -23,8 +37,6 @@ SchemasDir = Annotated[
 @schema_app.command("validate")
 def validate_command(schemas_dir: SchemasDir = None) -> None:
     """Check every schema YAML; report each bad file's first problem as file:line: field."""
-    from ingestion.schema import schemas_dir_default, table_files, validate_dir
-
     directory = schemas_dir or schemas_dir_default()
     specs, errors = validate_dir(directory)
     for error in errors:
@@ -48,9 +60,6 @@ def new_command(
 ) -> None:
     """Draft <source>/<table>.yml from a sample file (types inferred; edit before use), then
     scaffold its dbt staging model and regenerate the dbt sources (unless --no-dbt)."""
-    from ingestion.infer import write_draft
-    from ingestion.schema import SchemaError, parse_table_file, schemas_dir_default
-
     if not sample.exists():
         typer.echo(f"sample file {sample} not found", err=True)
         raise typer.Exit(code=2)
@@ -69,8 +78,6 @@ def new_command(
     typer.echo(f"wrote {target}")
     if no_dbt:
         return
-    from elt.scaffold import scaffold_dbt
-
     for path in scaffold_dbt(source, table, schemas_dir=directory, project_dir=dbt_dir):
         typer.echo(f"wrote {path}")
 
@@ -84,9 +91,6 @@ def dbt_sources_command(
     dbt_dir: Annotated[Path | None, typer.Option("--dbt-dir", help="dbt project dir")] = None,
 ) -> None:
     """Generate dbt_project/models/staging/<source>/_<source>__sources.yml from the schemas."""
-    from ingestion import dbt_sources
-    from ingestion.schema import SchemaErrors, load_schemas
-
     try:
         specs = load_schemas(schemas_dir)
     except SchemaErrors as exc:
@@ -111,8 +115,6 @@ def json_schema_command(
     ] = False,
 ) -> None:
     """Write ingestion/schemas/table.schema.json (editor autocompletion for the YAMLs)."""
-    from ingestion.schema import SCHEMAS_DIR, json_schema
-
     path = SCHEMAS_DIR / "table.schema.json"
     text = json.dumps(json_schema(), indent=2) + "\n"
     current = path.read_text(encoding="utf-8") if path.exists() else ""
@@ -135,6 +137,7 @@ def load_command(
     day: Annotated[str | None, typer.Option("--day", help="Only this day (YYYY-MM-DD)")] = None,
 ) -> None:
     """Run the generated dlt source of SOURCE into ClickHouse `raw` (prints a JSON summary)."""
+    # dlt takes seconds to import: only the commands that run a pipeline load it
     from ingestion.pipeline import daily_window, run_source
 
     window = daily_window(dt.date.fromisoformat(day)) if day else None
@@ -142,17 +145,4 @@ def load_command(
     typer.echo(json.dumps(result.summary()))
 
 
-@landing_app.command("jaffle")
-def jaffle_command(
-    years: Annotated[int, typer.Option("--years", min=1, help="Simulated years (jafgen)")] = 1,
-    until: Annotated[
-        str | None, typer.Option("--until", help="Publish daily files up to this day (YYYY-MM-DD)")
-    ] = None,
-    landing_dir: Annotated[Path | None, typer.Option("--landing-dir")] = None,
-) -> None:
-    """Generate Jaffle Shop data with jafgen (cached per N years) and publish the landing layout."""
-    from ingestion.landing import landing_jaffle
-
-    until_day = dt.date.fromisoformat(until) if until else None
-    written = landing_jaffle(years, until_day, landing_dir)
-    typer.echo(json.dumps({"files_written": written}))
+schema_app.command("scaffold-dbt")(scaffold_dbt_command)

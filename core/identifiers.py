@@ -20,3 +20,8 @@ def validate_identifier(value: str, *, field: str) -> str:
             "(pattern [A-Za-z_][A-Za-z0-9_]*)"
         )
     return value
+
+
+def quote_identifier(value: str, *, field: str = "identifier") -> str:
+    """`value` validated and back-quoted for ClickHouse SQL."""
+    return f"`{validate_identifier(value, field=field)}`"
