@@ -27,6 +27,7 @@ RUN --mount=type=cache,target=/root/.cache/uv \
     uv sync --locked --no-dev --no-install-project
 
 # then the project itself
+COPY core ./core
 COPY elt ./elt
 COPY ingestion ./ingestion
 COPY orchestration ./orchestration
