@@ -19,8 +19,9 @@ test: setup  ## the whole test suite (unit + integration)
 test-fast: setup  ## unit tests only
 	./scripts/run-tests.sh -m "not integration"
 
-lint: setup  ## ruff + sqlfluff
+lint: setup  ## ruff + import-linter (layering) + sqlfluff
 	$(RUN) ruff check .
+	$(RUN) lint-imports
 	$(RUN) ruff format --check .
 	$(RUN) sqlfluff lint dbt_project/models dbt_project/tests dbt_project/macros
 

@@ -6,8 +6,8 @@ import typer
 
 from elt.demo import demo_command
 from elt.dev import dev_command
-from elt.scaffold import scaffold_dbt_command
-from ingestion.cli import landing_app, schema_app
+from elt.landing_cli import landing_app
+from elt.schema_cli import schema_app
 from warehouse.cli import sql_command, warehouse_app
 
 app = typer.Typer(no_args_is_help=True, add_completion=False, help=__doc__)
@@ -17,7 +17,6 @@ app.add_typer(landing_app, name="landing")
 app.command("sql")(sql_command)
 app.command("demo")(demo_command)
 app.command("dev")(dev_command)
-schema_app.command("scaffold-dbt")(scaffold_dbt_command)
 
 
 if __name__ == "__main__":

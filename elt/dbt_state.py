@@ -8,25 +8,24 @@ asset graph.
 
 from __future__ import annotations
 
-import os
 import shutil
 import subprocess
 import sys
 from collections.abc import Iterator
 from pathlib import Path
 
-from elt.config import PROJECT_ROOT
+from core.settings import settings
 
 WATCHED_SUFFIXES = {".sql", ".yml", ".yaml", ".csv", ".md", ".py"}
 WATCHED_DIRS = ("models", "macros", "seeds", "snapshots", "tests", "analyses")
 
 
 def dbt_project_dir() -> Path:
-    return Path(os.environ.get("ELT_DBT_PROJECT_DIR", PROJECT_ROOT / "dbt_project"))
+    return settings().project.dbt_project_dir
 
 
 def dbt_profiles_dir() -> Path:
-    return Path(os.environ.get("DBT_PROFILES_DIR", PROJECT_ROOT))
+    return settings().project.dbt_profiles_dir
 
 
 def dbt_executable() -> str:

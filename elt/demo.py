@@ -22,7 +22,8 @@ from typing import Any
 
 import typer
 
-from elt.config import dagster_home, local_paths, warehouse_settings
+from core.clickhouse import clickhouse_client
+from core.settings import settings
 
 _DAY_FILE = re.compile(r"^(\d{4}-\d{2}-\d{2})\.\w+$")
 
@@ -83,13 +84,13 @@ def ensure_endpoint() -> Any:
     """Start the local endpoint when nothing answers on the configured port; print where it is."""
     from warehouse.lifecycle import ensure_local_endpoint
 
-    settings = warehouse_settings()
+    warehouse = settings().warehouse
     started = time.monotonic()
     info = ensure_local_endpoint()
     took = time.monotonic() - started
     host, http_port, tcp_port = info.host, info.http_port, info.tcp_port
     if info.pid is None:  # answered, but not a local endpoint of ours (a server, another dir)
-        say(f"      using the ClickHouse that answers at {settings.http_url}")
+        say(f"      using the ClickHouse that answers at {warehouse.http_url}")
     else:
         say(
             f"      local endpoint (chDB) on http://{host}:{http_port}, native tcp {tcp_port}"
@@ -110,7 +111,7 @@ def publish_landing(years: int, until: dt.date | None) -> Path:
     """Generate (jafgen, cached per number of years) and publish the files up to `until`."""
     from ingestion.landing import SOURCE, cache_root, landing_jaffle
 
-    landing_dir = Path(local_paths().landing_dir)
+    landing_dir = Path(settings().paths.landing_dir)
     cached = (cache_root() / f"{years}y" / ".complete").exists()
     say("      jafgen output cached: " + ("yes" if cached else "no, generating (~15 s per year)"))
     written = landing_jaffle(years, until=until, landing_dir=landing_dir)
@@ -150,7 +151,7 @@ def prepare_dagster_home() -> Path:
     """DAGSTER_HOME (default .local/dagster) with the dev dagster.yaml; exported for Dagster."""
     from orchestration.instance import ensure_dagster_home
 
-    home = ensure_dagster_home(dagster_home().resolve())
+    home = ensure_dagster_home(settings().paths.dagster_home.resolve())
     os.environ["DAGSTER_HOME"] = str(home)
     return home
 
@@ -234,7 +235,7 @@ def materialize(
     from elt.console import worker_output_to
 
     stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%S")
-    report.log_path = Path(local_paths().home) / "logs" / f"demo-{stamp}.log"
+    report.log_path = Path(settings().paths.home) / "logs" / f"demo-{stamp}.log"
     with worker_output_to(report.log_path):
         return _materialize(report, stages, landing_dir, skip_dbt, select, full)
 
@@ -403,7 +404,7 @@ def run_demo(
     select: str | None = None,
     full: bool = False,
 ) -> DemoReport:
-    from elt.summary import MART_DATABASE, clickhouse_client, render_summary, table_counts
+    from elt.summary import MART_DATABASE, render_summary, table_counts
 
     report = DemoReport()
     stages = Stages(report)
@@ -417,8 +418,8 @@ def run_demo(
     result = materialize(report, stages, landing_dir, skip_dbt, select, full)
 
     def counts() -> tuple[list[Any], list[Any]]:
-        client = clickhouse_client()
-        raw = table_counts(client, warehouse_settings().raw_database)
+        client = clickhouse_client(connect_timeout=10, send_receive_timeout=300)
+        raw = table_counts(client, settings().warehouse.raw_database)
         marts = [] if skip_dbt else table_counts(client, MART_DATABASE)
         if select:  # only what was selected (raw tables / marts by their asset keys)
             chosen = report.selected
@@ -449,7 +450,7 @@ def run_demo(
             raw=raw,
             marts=marts,
             stage_seconds=report.stage_seconds,
-            dev_port=int(os.environ.get("ELT_DEV_PORT", "3000")),
+            dev_port=settings().run.dev_port,
             success=report.success,
             log_path=report.log_path,
         )

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import typer
 
-from elt.config import local_paths
+from core.settings import settings
 from elt.demo import (
     ensure_endpoint,
     prepare_dagster_home,
@@ -59,7 +59,7 @@ def dev_command(
     say("==> local ClickHouse endpoint")
     info = ensure_endpoint()
     home = prepare_dagster_home()
-    end = replay_partitions_end(Path(local_paths().landing_dir))
+    end = replay_partitions_end(Path(settings().paths.landing_dir))
     if end:
         say(f"==> daily partitions end before {end} (the demo data's last day + 1)")
     from elt.dbt_state import ensure_manifest

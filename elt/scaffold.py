@@ -2,92 +2,35 @@
 
 `ingestion/schemas/<source>/<table>.yml` → `dbt_project/models/staging/<source>/`
 `stg_<source>__<table>.sql` (one import CTE on the dbt source, columns grouped by kind) and
-`stg_<source>__<table>.yml` (description, columns, `unique` + `not_null` on the primary key).
+`stg_<source>__<table>.yml` (description, columns, `unique` + `not_null` on the primary key): one
+YAML per model, as in every layer of the dbt project.
 Rendering is pure (`render_staging_sql`, `render_staging_yaml`); `scaffold_dbt` writes the files and
 regenerates the dbt sources so the new model resolves `source()` with no hand edits.
 """
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
 import yaml
 
-from elt.config import PROJECT_ROOT
-from elt.identifiers import validate_identifier
-
-DBT_PROJECT_DIR = PROJECT_ROOT / "dbt_project"
-LOADED_AT_COLUMN = "_ingested_at"  # load time added to every raw table by ingestion
+from core.identifiers import validate_identifier
+from core.settings import settings
+from ingestion import dbt_sources
+from ingestion.schema import (
+    INGESTED_AT,
+    Column,
+    SchemaErrors,
+    TableSpec,
+    load_schemas,
+    schemas_dir_default,
+)
 
 # Column groups, in the order a jaffle-shop staging model lists them.
 _GROUPS = ("ids", "text", "numerics", "booleans", "dates", "timestamps")
-
-
-@dataclass(frozen=True)
-class Column:
-    name: str
-    type: str = "string"
-    description: str = ""
-
-
-@dataclass(frozen=True)
-class TableShape:
-    """What the scaffold needs from a table spec (decoupled from the ingestion spec class)."""
-
-    source: str
-    name: str
-    columns: tuple[Column, ...]
-    primary_key: tuple[str, ...]
-    description: str = ""
-    deduplicate: bool = True  # raw table collapses re-deliveries (ReplacingMergeTree): read FINAL
-    extra: dict[str, Any] = field(default_factory=dict)
-
-    @property
-    def model_name(self) -> str:
-        return f"stg_{self.source}__{self.name}"
-
-
-def _get(obj: Any, name: str, default: Any = None) -> Any:
-    if isinstance(obj, dict):
-        return obj.get(name, default)
-    return getattr(obj, name, default)
-
-
-def shape_from_spec(spec: Any) -> TableShape:
-    """Adapt an ingestion table spec (pydantic model or plain dict) to a `TableShape`."""
-    source = validate_identifier(str(_get(spec, "source")), field="source")
-    name = validate_identifier(str(_get(spec, "name")), field="table")
-    columns = []
-    for col in _get(spec, "columns", []) or []:
-        col_type = _get(col, "type", "string")
-        col_type = getattr(col_type, "value", col_type)  # enums
-        columns.append(
-            Column(
-                name=validate_identifier(str(_get(col, "name")), field="column"),
-                type=str(col_type),
-                description=str(_get(col, "description", "") or ""),
-            )
-        )
-    pk = _get(spec, "primary_key", []) or []
-    if isinstance(pk, str):
-        pk = [pk]
-    engine = _get(_get(spec, "clickhouse", None) or {}, "engine", "ReplacingMergeTree")
-    disposition = _get(spec, "resolved_write_disposition") or _get(spec, "write_disposition")
-    disposition = str(getattr(disposition, "value", disposition) or "")
-    deduplicate = "Replacing" in str(engine) or disposition == "merge"
-    return TableShape(
-        source=source,
-        name=name,
-        columns=tuple(columns),
-        primary_key=tuple(str(c) for c in pk),
-        description=str(_get(spec, "description", "") or ""),
-        deduplicate=deduplicate,
-    )
 
 
 def column_group(column: Column, primary_key: Sequence[str] = ()) -> str:
@@ -106,15 +49,15 @@ def column_group(column: Column, primary_key: Sequence[str] = ()) -> str:
     return "text"
 
 
-def render_staging_sql(shape: TableShape) -> str:
+def render_staging_sql(spec: TableSpec) -> str:
     """The staging model: one import CTE on the source, then the columns grouped by kind."""
-    if not shape.columns:
-        raise ValueError(f"{shape.source}.{shape.name}: the table declares no columns")
+    if not spec.columns:
+        raise ValueError(f"{spec.source}.{spec.name}: the table declares no columns")
     grouped: dict[str, list[str]] = {g: [] for g in _GROUPS}
-    for col in shape.columns:
-        grouped[column_group(col, shape.primary_key)].append(col.name)
-    # When the row was loaded (the raw table's version column), as every staging model has.
-    grouped["timestamps"].append(f"{LOADED_AT_COLUMN} as loaded_at")
+    for col in spec.columns:
+        grouped[column_group(col, spec.primary_key)].append(col.name)
+    # When the row was loaded (added to every raw table by ingestion), as every staging model has.
+    grouped["timestamps"].append(f"{INGESTED_AT} as loaded_at")
     blocks = [(g, names) for g, names in grouped.items() if names]
     lines: list[str] = []
     total = sum(len(names) for _, names in blocks)
@@ -127,8 +70,8 @@ def render_staging_sql(shape: TableShape) -> str:
             emitted += 1
             comma = "," if emitted < total else ""
             lines.append(f"        {col_name}{comma}")
-    final = " {{ final() }}" if shape.deduplicate else ""  # project macro: FINAL
-    source_ref = "{{ source('" + shape.source + "', '" + shape.name + "') }}"
+    final = " {{ final() }}" if spec.deduplicated else ""  # project macro: FINAL
+    source_ref = "{{ source('" + spec.source + "', '" + spec.name + "') }}"
     return (
         "with\n\n"
         "source as (\n\n"
@@ -144,23 +87,23 @@ def render_staging_sql(shape: TableShape) -> str:
     )
 
 
-def _key_tests(shape: TableShape) -> tuple[dict[str, list[Any]], list[Any]]:
+def _key_tests(spec: TableSpec) -> tuple[dict[str, list[Any]], list[Any]]:
     """Column tests and model tests enforcing the primary key (single or composite)."""
-    column_tests: dict[str, list[Any]] = {c: ["not_null"] for c in shape.primary_key}
+    column_tests: dict[str, list[Any]] = {c: ["not_null"] for c in spec.primary_key}
     model_tests: list[Any] = []
-    if len(shape.primary_key) == 1:
-        column_tests[shape.primary_key[0]] = ["unique", "not_null"]
-    elif len(shape.primary_key) > 1:
-        combo = "(" + ", ".join(shape.primary_key) + ")"
+    if len(spec.primary_key) == 1:
+        column_tests[spec.primary_key[0]] = ["unique", "not_null"]
+    elif len(spec.primary_key) > 1:
+        combo = "(" + ", ".join(spec.primary_key) + ")"
         model_tests.append({"unique": {"arguments": {"column_name": combo}}})
     return column_tests, model_tests
 
 
-def render_staging_yaml(shape: TableShape) -> str:
+def render_staging_yaml(spec: TableSpec) -> str:
     """The model's YAML file: description, every column, key tests."""
-    column_tests, model_tests = _key_tests(shape)
+    column_tests, model_tests = _key_tests(spec)
     columns = []
-    for col in shape.columns:
+    for col in spec.columns:
         entry: dict[str, Any] = {"name": col.name}
         if col.description:
             entry["description"] = col.description
@@ -168,15 +111,15 @@ def render_staging_yaml(shape: TableShape) -> str:
             entry["data_tests"] = column_tests[col.name]
         columns.append(entry)
     model: dict[str, Any] = {
-        "name": shape.model_name,
-        "description": shape.description
-        or f"Staging model for {shape.source}.{shape.name}: one row per primary key.",
+        "name": spec.staging_model,
+        "description": spec.description
+        or f"Staging model for {spec.source}.{spec.name}: one row per primary key.",
     }
     if model_tests:
         model["data_tests"] = model_tests
     model["columns"] = columns
     header = (
-        f"# Scaffolded by `elt schema scaffold-dbt` from the schema of {shape.source}.{shape.name};"
+        f"# Scaffolded by `elt schema scaffold-dbt` from the schema of {spec.source}.{spec.name};"
         " review and edit.\n"
     )
     body = yaml.safe_dump(
@@ -185,45 +128,25 @@ def render_staging_yaml(shape: TableShape) -> str:
     return header + body
 
 
-def staging_paths(shape: TableShape, project_dir: Path | None = None) -> tuple[Path, Path]:
-    """The model's SQL and YAML: `_<source>__models.yml` for a new source folder, else (the
-    folder's models file is hand-written) a YAML of its own next to the SQL."""
-    folder = (project_dir or DBT_PROJECT_DIR) / "models" / "staging" / shape.source
-    sql = folder / f"{shape.model_name}.sql"
-    folder_yaml = folder / f"_{shape.source}__models.yml"
-    own_yaml = folder / f"{shape.model_name}.yml"
-    if own_yaml.exists():
-        return sql, own_yaml
-    if folder_yaml.exists():
-        return sql, folder_yaml if _declares(folder_yaml, shape.model_name) else own_yaml
-    others = folder.is_dir() and any(p != sql for p in folder.glob("*.sql"))
-    return sql, own_yaml if others else folder_yaml
+def staging_paths(spec: TableSpec, project_dir: Path | None = None) -> tuple[Path, Path]:
+    """The model's SQL and its YAML next to it (one YAML per model, as in every layer)."""
+    folder = (project_dir or default_project_dir()) / "models" / "staging" / spec.source
+    return folder / f"{spec.staging_model}.sql", folder / f"{spec.staging_model}.yml"
 
 
-def _declares(path: Path, model_name: str) -> bool:
-    """Whether a dbt properties file already declares the model."""
-    try:
-        doc = yaml.safe_load(path.read_text()) or {}
-    except yaml.YAMLError:
-        return False
-    return any(m.get("name") == model_name for m in doc.get("models") or [] if isinstance(m, dict))
-
-
-def _find_spec(specs: Iterable[Any], source: str, table: str) -> Any:
+def _find_spec(specs: Iterable[TableSpec], source: str, table: str) -> TableSpec:
     for spec in specs:
-        if _get(spec, "source") == source and _get(spec, "name") == table:
+        if spec.source == source and spec.name == table:
             return spec
     raise LookupError(f"no schema YAML for {source}.{table} (expected ingestion/schemas/{source}/)")
 
 
 def default_project_dir() -> Path:
-    return Path(os.environ.get("ELT_DBT_PROJECT_DIR", DBT_PROJECT_DIR))
+    return settings().project.dbt_project_dir
 
 
-def regenerate_dbt_sources(specs: list[Any], project_dir: Path) -> list[Path]:
+def regenerate_dbt_sources(specs: list[TableSpec], project_dir: Path) -> list[Path]:
     """Rewrite `_<source>__sources.yml` from the schema YAMLs (files that changed)."""
-    from ingestion import dbt_sources
-
     return dbt_sources.write(specs, project_dir)
 
 
@@ -240,13 +163,12 @@ def scaffold_dbt(
 
     Existing files are kept unless `overwrite` (an analyst may have edited them).
     """
-    from ingestion.schema import load_schemas, schemas_dir_default
-
     validate_identifier(source, field="source")
     validate_identifier(table, field="table")
     schemas_dir = Path(schemas_dir or schemas_dir_default())
     foreign = schemas_dir.resolve() != schemas_dir_default().resolve()
-    if foreign and project_dir is None and "ELT_DBT_PROJECT_DIR" not in os.environ:
+    configured = "dbt_project_dir" in settings().project.model_fields_set
+    if foreign and project_dir is None and not configured:
         # Schemas from elsewhere must not regenerate the project's own dbt sources.
         raise ValueError(
             f"schemas from {schemas_dir} (not the project's): say which dbt project to "
@@ -254,12 +176,12 @@ def scaffold_dbt(
         )
     project_dir = Path(project_dir or default_project_dir())
     specs = load_schemas(schemas_dir)
-    shape = shape_from_spec(_find_spec(specs, source, table))
+    spec = _find_spec(specs, source, table)
     written: list[Path] = []
-    sql_path, yml_path = staging_paths(shape, project_dir)
+    sql_path, yml_path = staging_paths(spec, project_dir)
     for path, text in (
-        (sql_path, render_staging_sql(shape)),
-        (yml_path, render_staging_yaml(shape)),
+        (sql_path, render_staging_sql(spec)),
+        (yml_path, render_staging_yaml(spec)),
     ):
         if path.exists() and not overwrite:
             continue
@@ -281,8 +203,6 @@ def scaffold_dbt_command(
     force: Annotated[bool, typer.Option("--force", help="Overwrite the staging model")] = False,
 ) -> None:
     """Scaffold the staging model (SQL + YAML) of a table and regenerate its dbt sources."""
-    from ingestion.schema import SchemaErrors
-
     try:
         written = scaffold_dbt(
             source, table, schemas_dir=schemas_dir, project_dir=dbt_dir, overwrite=force

@@ -5,8 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
-from elt.config import warehouse_settings
-from elt.identifiers import validate_identifier
+from core.identifiers import validate_identifier
 
 MART_DATABASE = "marts"
 MAX_LISTED = 12  # failed / not-run checks listed by name in the summary
@@ -24,22 +23,6 @@ class TableCount:
     @property
     def name(self) -> str:
         return f"{self.database}.{self.table}"
-
-
-def clickhouse_client():  # -> clickhouse_connect Client
-    """A clickhouse-connect client from the shared CLICKHOUSE_* settings."""
-    import clickhouse_connect
-
-    s = warehouse_settings()
-    return clickhouse_connect.get_client(
-        host=s.host,
-        port=s.http_port,
-        username=s.user,
-        password=s.password,
-        secure=s.secure,
-        connect_timeout=10,
-        send_receive_timeout=300,
-    )
 
 
 def is_data_table(table: str) -> bool:

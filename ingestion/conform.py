@@ -7,10 +7,7 @@ The fast path is one vectorised cast per column; only a column that fails is che
 
 from __future__ import annotations
 
-import datetime as dt
-import decimal
 import json
-import re
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -18,10 +15,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from ingestion.schema import TableSpec
-from ingestion.types import ColumnType, arrow_type
-
-_UUID = r"^[0-9a-fA-F]{8}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{12}$"
-_UUID_RE = re.compile(_UUID)
+from ingestion.types import UUID_PATTERN, ColumnType, arrow_type
 
 
 class SchemaDriftError(ValueError):
@@ -75,9 +69,9 @@ def _convert_strict(values: pa.Array, col_type: ColumnType) -> pa.Array:
         raise ValueError("a timestamp is not a date")
     if kind == "uuid":
         text = values.cast(pa.string())
-        if not pc.all(pc.match_substring_regex(text, _UUID)).as_py() and text.null_count < len(
-            text
-        ):
+        if not pc.all(
+            pc.match_substring_regex(text, UUID_PATTERN)
+        ).as_py() and text.null_count < len(text):
             raise ValueError("not a uuid")
         return text
     if kind == "json":
@@ -186,36 +180,3 @@ def conform(batch: pa.Table | pa.RecordBatch, spec: TableSpec, first_row: int = 
     # rebuild with the schema's nullability (filter keeps it)
     good = out.filter(pa.array(keep))
     return Conformed(good, rejected, new_columns)
-
-
-def parse_scalar(value: Any, col_type: ColumnType) -> Any:
-    """A YAML scalar (e.g. an incremental initial_value) as a Python value of the column type."""
-    kind = col_type.kind
-    try:
-        if kind in ("int", "uint"):
-            return int(value)
-        if kind == "float":
-            return float(value)
-        if kind == "decimal":
-            return decimal.Decimal(str(value))
-        if kind == "date":
-            if isinstance(value, dt.datetime):
-                return value.date()
-            return value if isinstance(value, dt.date) else dt.date.fromisoformat(str(value))
-        if kind == "timestamp":
-            if isinstance(value, dt.datetime):
-                stamp = value
-            elif isinstance(value, dt.date):
-                stamp = dt.datetime(value.year, value.month, value.day)
-            else:
-                stamp = dt.datetime.fromisoformat(str(value).replace("Z", "+00:00"))
-            if stamp.tzinfo is None:
-                import zoneinfo
-
-                stamp = stamp.replace(tzinfo=zoneinfo.ZoneInfo(col_type.timezone))
-            return stamp.astimezone(dt.UTC)
-        if kind == "uuid" and not _UUID_RE.match(str(value)):
-            raise ValueError("not a uuid")
-        return str(value)
-    except (ValueError, decimal.InvalidOperation, TypeError):
-        raise ValueError(f"{value!r} is not a valid {col_type}") from None

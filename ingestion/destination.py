@@ -7,37 +7,34 @@ builds a pipeline at load time to derive the asset specs.
 from __future__ import annotations
 
 import datetime as dt
-import os
 from pathlib import Path
 from typing import Any
 
 import dlt
 from dlt.destinations.impl.clickhouse.configuration import ClickHouseCredentials
 
-from elt.config import local_paths, warehouse_settings
+from core.settings import settings
 
 Window = tuple[dt.datetime, dt.datetime]
 
 RUN_KWARGS: dict[str, Any] = {"loader_file_format": "parquet"}
 
-# dlt settings every pipeline of this project uses (arrow rows get the dlt columns of CONTRACTS)
-_DLT_ENV = {
-    "NORMALIZE__PARQUET_NORMALIZER__ADD_DLT_LOAD_ID": "true",
-    "NORMALIZE__PARQUET_NORMALIZER__ADD_DLT_ID": "false",
-    "RUNTIME__LOG_LEVEL": os.environ.get("RUNTIME__LOG_LEVEL", "WARNING"),
+# dlt settings every pipeline of this project uses, named as dlt's environment variables: arrow
+# rows get `_dlt_load_id` (the raw tables' load id column) and no `_dlt_id`
+_DLT_CONFIG: dict[str, object] = {
+    "NORMALIZE__PARQUET_NORMALIZER__ADD_DLT_LOAD_ID": True,
+    "NORMALIZE__PARQUET_NORMALIZER__ADD_DLT_ID": False,
+    "RUNTIME__LOG_LEVEL": "WARNING",
     # state lives in ELT_DLT_DIR (persistent); skipping the restore saves seconds per run
-    "RESTORE_FROM_DESTINATION": "false",
+    "RESTORE_FROM_DESTINATION": False,
 }
-
-
-LOOPBACK_HOSTS = {"127.0.0.1", "localhost", "::1"}
 
 
 def _loopback_env() -> dict[str, str]:
     """Into a ClickHouse on this machine (the local endpoint) parquet files go uncompressed:
     compressing costs ~10% of a load and saves nothing over loopback (the raw tables are mostly
     UUID strings: snappy shrinks them ~10%). Remote servers keep dlt's default (snappy)."""
-    if warehouse_settings().host in LOOPBACK_HOSTS:
+    if settings().warehouse.is_loopback:
         return {"DATA_WRITER__COMPRESSION": "none"}
     return {}
 
@@ -45,29 +42,32 @@ def _loopback_env() -> dict[str, str]:
 def loader_user() -> tuple[str, str]:
     """(user, password) dlt loads with: CLICKHOUSE_LOADER_USER/PASSWORD when set (production's
     loader user may write only `raw`), else CLICKHOUSE_USER/PASSWORD."""
-    settings = warehouse_settings()
-    user = os.environ.get("CLICKHOUSE_LOADER_USER") or settings.user
-    if os.environ.get("CLICKHOUSE_LOADER_USER"):
-        return user, os.environ.get("CLICKHOUSE_LOADER_PASSWORD", "")
-    return user, settings.password or ""
+    return settings().warehouse.loader_credentials
 
 
 def destination() -> Any:
-    """dlt's ClickHouse destination from `elt.config.warehouse_settings()` (database = raw).
+    """dlt's ClickHouse destination from `core.settings` (database = raw).
 
     dlt's own config still applies for what is not set here (e.g.
     DESTINATION__CLICKHOUSE__TABLE_ENGINE_TYPE)."""
-    settings = warehouse_settings()
-    user, password = loader_user()
+    warehouse = settings().warehouse
+    user, password = warehouse.loader_credentials
     credentials = ClickHouseCredentials()
-    credentials.host = settings.host
-    credentials.port = settings.tcp_port
-    credentials.http_port = settings.http_port
+    credentials.host = warehouse.host
+    credentials.port = warehouse.tcp_port
+    credentials.http_port = warehouse.http_port
     credentials.username = user
     credentials.password = password
-    credentials.secure = 1 if settings.secure else 0
-    credentials.database = settings.raw_database
+    credentials.secure = 1 if warehouse.secure else 0
+    credentials.database = warehouse.raw_database
     return dlt.destinations.clickhouse(credentials=credentials, dataset_table_separator="___")
+
+
+def use_project_dlt_config() -> None:
+    """Put the project's dlt settings into dlt's in-memory config provider (not `os.environ`):
+    dlt reads environment variables first, so a variable the user set still wins."""
+    for name, value in {**_DLT_CONFIG, **_loopback_env()}.items():
+        dlt.config[name.lower().replace("__", ".")] = value
 
 
 def default_pipeline_name(source_name: str, window: Window | None = None) -> str:
@@ -79,6 +79,7 @@ def default_pipeline_name(source_name: str, window: Window | None = None) -> str
 
 def make_pipeline(
     source_name: str,
+    *,
     pipelines_dir: Path | str | None = None,
     window: Window | None = None,
     pipeline_name: str | None = None,
@@ -87,14 +88,14 @@ def make_pipeline(
 
     Nothing connects here. Different `pipeline_name`s of one source share the dataset (tables)
     but not the working dir, so two Dagster steps never share one."""
-    for key, value in {**_DLT_ENV, **_loopback_env()}.items():
-        os.environ.setdefault(key, value)
-    directory = Path(pipelines_dir or local_paths().dlt_dir)
+    use_project_dlt_config()
+    config = settings()
+    directory = Path(pipelines_dir or config.paths.dlt_dir)
     directory.mkdir(parents=True, exist_ok=True)
     return dlt.pipeline(
         pipeline_name=pipeline_name or default_pipeline_name(source_name, window),
         pipelines_dir=str(directory),
         destination=destination(),
         dataset_name=source_name,
-        progress="log" if os.environ.get("ELT_DLT_PROGRESS") else None,
+        progress="log" if config.run.dlt_progress else None,
     )

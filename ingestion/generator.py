@@ -25,10 +25,11 @@ import pyarrow.compute as pc
 from dlt.destinations.adapters import clickhouse_adapter
 from dlt.extract import DltResource, DltSource
 
-from ingestion.conform import Conformed, RejectedRow, SchemaDriftError, conform, parse_scalar
+from ingestion.conform import Conformed, RejectedRow, SchemaDriftError, conform
+from ingestion.layout import clickhouse_hints
 from ingestion.readers import FileRef, list_files, read_batches
 from ingestion.schema import INGESTED_AT, REJECTED_TABLE, TableSpec
-from ingestion.types import arrow_type, dlt_column_hints
+from ingestion.types import arrow_type, dlt_column_hints, parse_scalar
 
 Window = tuple[dt.datetime, dt.datetime]
 
@@ -107,32 +108,6 @@ def column_hints(spec: TableSpec) -> dict[str, dict[str, Any]]:
     if spec.dlt_write_disposition == "merge":
         # dlt keeps the newest staging row per key (dlt warns about the hint otherwise)
         hints[spec.version_column]["dedup_sort"] = "desc"
-    return hints
-
-
-def clickhouse_hints(spec: TableSpec, replicated: bool = False) -> dict[str, Any]:
-    """Arguments for dlt's `clickhouse_adapter`: engine, sort, partition, settings.
-
-    dlt 1.31 builds `ReplacingMergeTree(version)` only for the append disposition (its merge falls
-    back to MergeTree); the raw table itself is created by `ingestion.ddl` either way, so these
-    hints describe it to dlt and shape dlt's own staging tables (delete-insert merges).
-    `replicated` (a cluster): dlt's staging tables become ReplicatedMergeTree too (a per-table
-    hint overrides dlt's config).
-    """
-    rmt = spec.clickhouse.engine == "ReplacingMergeTree"
-    if replicated:
-        engine = "replicated_merge_tree"
-    elif rmt and spec.dlt_write_disposition == "append":
-        engine = "replacing_merge_tree"
-    else:
-        engine = "merge_tree"
-    hints: dict[str, Any] = {"table_engine_type": engine}
-    if spec.order_by:
-        hints["sort"] = list(spec.order_by)
-    if spec.clickhouse.partition_by:
-        hints["partition"] = spec.clickhouse.partition_by
-    if spec.clickhouse.settings:
-        hints["settings"] = dict(spec.clickhouse.settings)
     return hints
 
 
@@ -470,7 +445,7 @@ def sql_rows(
     state: dict[str, Any] | None = None,
 ) -> Iterator[Any]:
     """Rows of a SQL table through dlt's `sql_table` (pyarrow backend, chunked cursor)."""
-    from dlt.sources.sql_database import sql_table
+    from dlt.sources.sql_database import sql_table  # SQLAlchemy loads only for SQL sources
 
     stats = stats if stats is not None else TableStats()
     state = state if state is not None else {}
@@ -561,7 +536,7 @@ def table_resource(
     return clickhouse_adapter(resource, **clickhouse_hints(spec, replicated))
 
 
-def make_source(
+def dlt_source(
     source_name: str,
     specs: list[TableSpec],
     landing_dir: Path | str,

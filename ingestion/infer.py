@@ -12,8 +12,8 @@ import pyarrow.csv as pa_csv
 import pyarrow.json as pa_json
 import pyarrow.parquet as pq
 
-from elt.identifiers import validate_identifier
-from ingestion.conform import _UUID
+from core.identifiers import validate_identifier
+from ingestion.types import UUID_PATTERN
 
 SAMPLE_ROWS = 10_000
 _INT = r"^[+-]?\d{1,18}$"
@@ -71,7 +71,7 @@ def infer_type(values: pa.Array) -> str:
     if len(present) == 0:
         return "string"
     for pattern, name in (
-        (_UUID, "uuid"),
+        (UUID_PATTERN, "uuid"),
         (_INT, "int64"),
         (_FLOAT, "float"),
         (_BOOL, "boolean"),

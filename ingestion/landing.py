@@ -1,6 +1,6 @@
 """Jaffle Shop demo landing data: run jafgen once per N years (cached), publish the landing layout.
 
-Layout under the landing dir (see CONTRACTS): `jaffle_shop/orders/<YYYY-MM-DD>.csv` and
+Layout under the landing dir: `jaffle_shop/orders/<YYYY-MM-DD>.csv` and
 `jaffle_shop/items/<YYYY-MM-DD>.csv` (daily; item rows carry their order's `ordered_at`), and one
 file for each other table (`jaffle_shop/customers/customers.csv`, ...). Publishing is idempotent:
 a file whose content is unchanged is not rewritten (its mtime stays, so ingestion skips it).
@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import datetime as dt
 import io
-import os
 import shutil
 import subprocess
 import sys
@@ -20,7 +19,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.csv as pa_csv
 
-from elt.config import local_paths
+from core.settings import settings
 
 SOURCE = "jaffle_shop"
 TABLES = ("customers", "orders", "items", "products", "stores", "supplies", "tweets")
@@ -28,7 +27,7 @@ DAILY = ("orders", "items")
 
 
 def cache_root() -> Path:
-    return Path(os.environ.get("ELT_JAFGEN_CACHE", str(local_paths().home / "cache" / "jafgen")))
+    return Path(settings().paths.jafgen_cache)
 
 
 def _jafgen_command() -> list[str]:
@@ -123,7 +122,7 @@ def landing_jaffle(
 ) -> dict[str, int]:
     """`elt landing jaffle`: generate (cached) and publish; returns files written per table."""
     raw = generate(years)
-    return publish(raw, Path(landing_dir or local_paths().landing_dir), until)
+    return publish(raw, Path(landing_dir or settings().paths.landing_dir), until)
 
 
 def publish_jaffle(

@@ -1,8 +1,9 @@
 """Build and run the generated dlt source of one schema source against ClickHouse.
 
     build_source(source_name, schemas=None, landing_dir=None, window=None, tables=None,
-                 stats=None, prepare_tables=True) -> dlt source
-    make_pipeline(source_name, pipelines_dir=None, window=None) -> dlt pipeline (ClickHouse `raw`)
+                 stats=None, prepare_tables=True, schemas_dir=None) -> dlt source
+    make_pipeline(source_name, *, pipelines_dir=None, window=None, pipeline_name=None)
+        -> dlt pipeline (ClickHouse `raw`)
     run_source(source_name, schemas=None, landing_dir=None, window=None, tables=None,
                pipeline=None) -> RunResult(load_info, row_counts, rejected, ...)
     RUN_KWARGS: keyword arguments for `pipeline.run(...)` (parquet loader files)
@@ -22,7 +23,8 @@ from typing import Any
 import dlt
 from dlt.common.pipeline import LoadInfo
 
-from elt.config import local_paths, warehouse_settings
+from core.clickhouse import clickhouse_client
+from core.settings import settings
 from ingestion.ddl import create_database_sql, create_rejected_table_sql, create_table_sql
 from ingestion.destination import (  # re-exported: the pipeline API in one place
     RUN_KWARGS,
@@ -31,7 +33,7 @@ from ingestion.destination import (  # re-exported: the pipeline API in one plac
     loader_user,
     make_pipeline,
 )
-from ingestion.generator import RunStats, Window, make_source
+from ingestion.generator import RunStats, Window, dlt_source
 from ingestion.schema import REJECTED_TABLE, TableSpec, load_schemas
 
 __all__ = [
@@ -79,24 +81,15 @@ def prepare_raw_tables(specs: list[TableSpec]) -> list[str]:
     """Create the raw database, the declared raw tables and the rejected-rows tables (idempotent).
 
     Returns the CREATE TABLE statements run (tables that did not exist yet)."""
-    import clickhouse_connect
-
-    settings = warehouse_settings()
-    database = settings.raw_database
-    replicated = bool(settings.cluster)
+    warehouse = settings().warehouse
+    database = warehouse.raw_database
+    replicated = bool(warehouse.cluster)
     wanted = {
         f"{source}___{REJECTED_TABLE}": create_rejected_table_sql(source, database, replicated)
         for source in sorted({s.source for s in specs})
     }
     wanted.update({s.raw_table: create_table_sql(s, database, replicated) for s in specs})
-    user, password = loader_user()
-    client = clickhouse_connect.get_client(
-        host=settings.host,
-        port=settings.http_port,
-        username=user,
-        password=password,
-        secure=settings.secure,
-    )
+    client = clickhouse_client(loader=True)
     try:
         client.command(create_database_sql(database))
         existing = {
@@ -116,8 +109,8 @@ def prepare_raw_tables(specs: list[TableSpec]) -> list[str]:
 
 def _ensure_table(spec: TableSpec) -> None:
     """Called by each resource before it extracts: create its raw table once per process."""
-    settings = warehouse_settings()
-    key = (settings.host, settings.raw_database, settings.http_port, spec.raw_table)
+    warehouse = settings().warehouse
+    key = (warehouse.host, warehouse.raw_database, warehouse.http_port, spec.raw_table)
     with _prepared_lock:
         if key in _prepared:
             return
@@ -158,10 +151,10 @@ def build_source(
     """
     schemas = schemas if schemas is not None else load_schemas(schemas_dir)
     specs = _select(schemas, source_name, tables)
-    landing = Path(landing_dir) if landing_dir else local_paths().landing_dir
+    landing = Path(landing_dir) if landing_dir else settings().paths.landing_dir
     hook = _ensure_table if prepare_tables else None
-    replicated = bool(warehouse_settings().cluster)
-    return make_source(source_name, specs, landing, window, stats, hook, replicated)
+    replicated = bool(settings().warehouse.cluster)
+    return dlt_source(source_name, specs, landing, window, stats, hook, replicated)
 
 
 def _normalize_counts(pipeline: dlt.Pipeline) -> dict[str, int]:
@@ -209,14 +202,3 @@ def daily_window(day: dt.date) -> Window:
     """The [day, day + 1) window of a daily partition, in UTC."""
     start = dt.datetime(day.year, day.month, day.day, tzinfo=dt.UTC)
     return start, start + dt.timedelta(days=1)
-
-
-def build_pipeline(
-    source_name: str,
-    *,
-    pipeline_name: str | None = None,
-    pipelines_dir: Path | str | None = None,
-    window: Window | None = None,
-) -> dlt.Pipeline:
-    """`make_pipeline` with keyword arguments (the orchestration code's spelling)."""
-    return make_pipeline(source_name, pipelines_dir, window, pipeline_name)

@@ -23,6 +23,7 @@ import pyarrow.csv as pa_csv
 import pyarrow.json as pa_json
 import pyarrow.parquet as pq
 
+from core.settings import settings
 from ingestion.schema import FilesOrigin
 
 _DAY_IN_NAME = re.compile(r"(\d{4})-(\d{2})-(\d{2})")
@@ -57,17 +58,17 @@ class FileRef:
 
 def s3_options() -> dict[str, Any]:
     """s3fs options from the environment (AWS_* variables; AWS_ENDPOINT_URL for S3-compatible)."""
+    s3 = settings().s3
     options: dict[str, Any] = {}
-    endpoint = os.environ.get("AWS_ENDPOINT_URL_S3") or os.environ.get("AWS_ENDPOINT_URL")
-    if endpoint:
+    if endpoint := s3.endpoint_url_s3 or s3.endpoint_url:
         options["endpoint_url"] = endpoint
-    if os.environ.get("AWS_ACCESS_KEY_ID") and os.environ.get("AWS_SECRET_ACCESS_KEY"):
-        options["key"] = os.environ["AWS_ACCESS_KEY_ID"]
-        options["secret"] = os.environ["AWS_SECRET_ACCESS_KEY"]
-    elif not os.environ.get("AWS_PROFILE"):
+    if s3.access_key_id and s3.secret_access_key:
+        options["key"] = s3.access_key_id
+        options["secret"] = s3.secret_access_key
+    elif not s3.profile:
         options["anon"] = True
-    if os.environ.get("AWS_DEFAULT_REGION"):
-        options["client_kwargs"] = {"region_name": os.environ["AWS_DEFAULT_REGION"]}
+    if s3.default_region:
+        options["client_kwargs"] = {"region_name": s3.default_region}
     return options
 
 
@@ -80,7 +81,7 @@ class _LocalFS:
 
 
 def _filesystem(url: str) -> Any:
-    import fsspec
+    import fsspec  # loaded only when a glob is remote (local files use `open`)
 
     if url.startswith("s3://"):
         return fsspec.filesystem("s3", **s3_options())

@@ -8,7 +8,6 @@ problem is reported as `file:line: field: message` before anything runs.
 from __future__ import annotations
 
 import datetime as dt
-import os
 import re
 from collections.abc import Iterable
 from functools import cached_property
@@ -20,8 +19,9 @@ import yaml
 from croniter import croniter
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from elt.identifiers import InvalidIdentifierError, validate_identifier
-from ingestion.types import TYPE_PATTERN, ColumnType, UnknownTypeError, parse_type
+from core.identifiers import InvalidIdentifierError, validate_identifier
+from core.settings import settings
+from ingestion.types import TYPE_PATTERN, ColumnType, UnknownTypeError, parse_scalar, parse_type
 
 SCHEMAS_DIR = Path(__file__).resolve().parent / "schemas"
 INGESTED_AT = "_ingested_at"  # version column added to every raw table (load time, UTC)
@@ -287,6 +287,24 @@ class TableSpec(TableYaml):
     source: str
     path: Path
 
+    @field_validator("source")
+    @classmethod
+    def _source(cls, value: str) -> str:
+        return _identifier(value, "source")
+
+    @property
+    def deduplicated(self) -> bool:
+        """Whether the raw table collapses re-deliveries (ReplacingMergeTree or a merge): read it
+        with FINAL."""
+        return self.clickhouse.engine == "ReplacingMergeTree" or (
+            self.resolved_write_disposition == "merge"
+        )
+
+    @property
+    def staging_model(self) -> str:
+        """The dbt staging model reading this table."""
+        return f"stg_{self.source}__{self.name}"
+
     @property
     def cursor(self) -> str | None:
         return self.incremental.cursor if self.incremental else None
@@ -447,9 +465,8 @@ class _FastLoader(getattr(yaml, "CSafeLoader", yaml.SafeLoader)):  # type: ignor
 
 
 def schemas_dir_default() -> Path:
-    """ELT_SCHEMAS_DIR if set (the Dagster code location reads the same variable), else ours."""
-    value = os.environ.get("ELT_SCHEMAS_DIR")
-    return Path(value) if value else SCHEMAS_DIR
+    """ELT_SCHEMAS_DIR if set (the Dagster code location reads the same setting), else ours."""
+    return settings().project.schemas_dir
 
 
 def _fast_parse(path: Path, source: str) -> TableSpec | None:
@@ -564,8 +581,6 @@ def check_table(spec: TableSpec) -> tuple[list[Any], str] | None:
                 "cursor",
             ], f"cursor {cursor!r} must be a number, date or timestamp"
         if spec.incremental.initial_value is not None:
-            from ingestion.conform import parse_scalar
-
             try:
                 parse_scalar(spec.incremental.initial_value, spec.column(cursor).parsed_type)
             except ValueError as exc:

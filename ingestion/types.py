@@ -17,6 +17,8 @@ Every column is `Nullable(...)` unless `nullable: false` (key columns are never 
 
 from __future__ import annotations
 
+import datetime as dt
+import decimal
 import re
 import zoneinfo
 from dataclasses import dataclass
@@ -32,6 +34,9 @@ _DECIMAL = re.compile(r"^decimal\(\s*(\d+)\s*,\s*(\d+)\s*\)$")
 _TIMESTAMP = re.compile(
     r"^timestamp(?:\(\s*(\d+)\s*(?:,\s*'?([A-Za-z0-9_+\-/]+)'?\s*)?\))?$", re.IGNORECASE
 )
+
+UUID_PATTERN = r"^[0-9a-fA-F]{8}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{12}$"
+_UUID_RE = re.compile(UUID_PATTERN)
 
 TYPE_NAMES = sorted(
     [*_INT_BITS, *_UINT_BITS, *_SIMPLE, "decimal(p, s)", "timestamp(p, tz)"], key=str
@@ -166,7 +171,7 @@ def _timestamp_unit(precision: int) -> str:
 
 def arrow_type(col_type: ColumnType) -> pa.DataType:
     """The Arrow type rows are converted to before dlt sees them."""
-    import pyarrow as pa
+    import pyarrow as pa  # only where rows are converted (see the TYPE_CHECKING import)
 
     kind = col_type.kind
     if kind == "int":
@@ -192,3 +197,34 @@ def arrow_type(col_type: ColumnType) -> pa.DataType:
 def dbt_data_type(col_type: ColumnType, nullable: bool) -> str:
     """The data type written into the generated dbt sources (the ClickHouse type)."""
     return clickhouse_type(col_type, nullable)
+
+
+def parse_scalar(value: Any, col_type: ColumnType) -> Any:
+    """A YAML scalar (e.g. an incremental initial_value) as a Python value of the column type."""
+    kind = col_type.kind
+    try:
+        if kind in ("int", "uint"):
+            return int(value)
+        if kind == "float":
+            return float(value)
+        if kind == "decimal":
+            return decimal.Decimal(str(value))
+        if kind == "date":
+            if isinstance(value, dt.datetime):
+                return value.date()
+            return value if isinstance(value, dt.date) else dt.date.fromisoformat(str(value))
+        if kind == "timestamp":
+            if isinstance(value, dt.datetime):
+                stamp = value
+            elif isinstance(value, dt.date):
+                stamp = dt.datetime(value.year, value.month, value.day)
+            else:
+                stamp = dt.datetime.fromisoformat(str(value).replace("Z", "+00:00"))
+            if stamp.tzinfo is None:
+                stamp = stamp.replace(tzinfo=zoneinfo.ZoneInfo(col_type.timezone))
+            return stamp.astimezone(dt.UTC)
+        if kind == "uuid" and not _UUID_RE.match(str(value)):
+            raise ValueError("not a uuid")
+        return str(value)
+    except (ValueError, decimal.InvalidOperation, TypeError):
+        raise ValueError(f"{value!r} is not a valid {col_type}") from None

@@ -6,13 +6,12 @@ own (a synthetic project of 1,000 models, a copy of the schemas...).
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import dagster as dg
 
-from elt.config import PROJECT_ROOT
+from core.settings import settings
 from orchestration.defs import naming
 from orchestration.defs.alerts.definitions import build_alert_defs
 from orchestration.defs.analytics.common import DATABASE as ANALYTICS_DATABASE
@@ -46,24 +45,14 @@ MART_LAYER = "marts"
 class ProjectPaths:
     """Where the code location finds its inputs (env overrides, then repository defaults)."""
 
-    dbt_project_dir: Path = field(
-        default_factory=lambda: Path(
-            os.environ.get("ELT_DBT_PROJECT_DIR", PROJECT_ROOT / "dbt_project")
-        )
-    )
-    dbt_profiles_dir: Path = field(
-        default_factory=lambda: Path(os.environ.get("DBT_PROFILES_DIR", PROJECT_ROOT))
-    )
-    schemas_dir: Path = field(
-        default_factory=lambda: Path(
-            os.environ.get("ELT_SCHEMAS_DIR", PROJECT_ROOT / "ingestion" / "schemas")
-        )
-    )
+    dbt_project_dir: Path = field(default_factory=lambda: settings().project.dbt_project_dir)
+    dbt_profiles_dir: Path = field(default_factory=lambda: settings().project.dbt_profiles_dir)
+    schemas_dir: Path = field(default_factory=lambda: settings().project.schemas_dir)
 
 
 def _autostart() -> bool:
     """Sensors and schedules start running by default unless ELT_DAGSTER_AUTOSTART=0."""
-    return os.environ.get("ELT_DAGSTER_AUTOSTART", "1").strip().lower() not in ("0", "false", "no")
+    return settings().run.dagster_autostart
 
 
 def build_definitions(paths: ProjectPaths | None = None) -> dg.Definitions:

@@ -9,7 +9,7 @@ from typing import Any
 
 import dagster as dg
 
-from elt.identifiers import validate_identifier
+from core.identifiers import validate_identifier
 
 PARTS_SQL = """
 select

@@ -9,25 +9,18 @@ partition freshness checks then judge the data against that end instead of the w
 from __future__ import annotations
 
 import datetime as dt
-import os
 from collections.abc import Sequence
 
 import dagster as dg
 
+from core.settings import settings
 from orchestration.defs.raw_tables import RawTable
 
 DEFAULT_START = dt.date(2018, 9, 1)  # first day of the Jaffle Shop simulation
-END_DATE_ENV = "ELT_PARTITIONS_END_DATE"
 
 
 def partitions_end_date() -> dt.date | None:
-    value = os.environ.get(END_DATE_ENV, "").strip()
-    if not value:
-        return None
-    try:
-        return dt.date.fromisoformat(value)
-    except ValueError:
-        raise ValueError(f"{END_DATE_ENV}={value!r}: expected a date YYYY-MM-DD") from None
+    return settings().run.partitions_end_date
 
 
 def daily_partitions(

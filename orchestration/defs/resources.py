@@ -1,7 +1,7 @@
 """Resources: ClickHouse (clickhouse-connect), dbt CLI and dlt, configured from the environment.
 
 Every setting is a `dg.EnvVar` when the variable is set (so the UI shows where it comes from) and
-falls back to the local endpoint's default otherwise (CONTRACTS: 127.0.0.1:8123, user default).
+falls back to the local endpoint's default otherwise (127.0.0.1:8123, user default).
 """
 
 from __future__ import annotations

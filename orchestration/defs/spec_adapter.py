@@ -9,6 +9,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from core.settings import settings
 from orchestration.defs.raw_tables import RawColumn, RawTable
 
 
@@ -53,9 +54,7 @@ def load_specs(schemas_dir: Path | None = None) -> list[Any]:
 
 
 def raw_tables_from_specs(specs: Sequence[Any]) -> list[RawTable]:
-    from elt.config import warehouse_settings
-
-    raw_database = warehouse_settings().raw_database
+    raw_database = settings().warehouse.raw_database
     return [raw_table_from_spec(s, raw_database) for s in specs]
 
 

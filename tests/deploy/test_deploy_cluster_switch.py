@@ -94,15 +94,14 @@ def test_each_tool_connects_as_its_user(
 ) -> None:
     """With the code server's compose environment: dlt loads as the loader, dbt/Dagster query as
     the transformer, and on the cluster profile dlt/ingestion create Replicated* raw tables."""
-    from elt.config import warehouse_settings
-    from ingestion import ddl
-    from ingestion.generator import clickhouse_hints
+    from core import settings as core_settings
+    from ingestion.layout import clickhouse_hints, engine_clause
     from ingestion.pipeline import destination, loader_user
     from ingestion.schema import load_schemas
 
     for key, value in code_server_env(cluster).items():
         monkeypatch.setenv(key, value)
-    settings = warehouse_settings()
+    settings = core_settings.settings().warehouse
     assert (settings.user, settings.password) == ("elt_transformer", "transformer-pw")
     assert (settings.host, settings.http_port, settings.secure) == ("clickhouse", 8123, False)
     assert loader_user() == ("elt_loader", "loader-pw")
@@ -110,7 +109,7 @@ def test_each_tool_connects_as_its_user(
     assert (credentials.username, credentials.database) == ("elt_loader", "raw")
     assert bool(settings.cluster) is cluster
     for spec in load_schemas():
-        engine = ddl.engine_clause(spec, replicated=bool(settings.cluster))
+        engine = engine_clause(spec, replicated=bool(settings.cluster))
         assert engine.startswith("Replicated") is cluster, (spec.name, engine)
         hint = clickhouse_hints(spec, replicated=bool(settings.cluster))["table_engine_type"]
         assert (hint == "replicated_merge_tree") is cluster, (spec.name, hint)

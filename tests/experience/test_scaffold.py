@@ -7,30 +7,41 @@ from pathlib import Path
 import pytest
 import yaml
 
-from elt.scaffold import (
-    Column,
-    TableShape,
-    column_group,
-    render_staging_sql,
-    render_staging_yaml,
-    shape_from_spec,
-    staging_paths,
-)
+from elt.scaffold import column_group, render_staging_sql, render_staging_yaml, staging_paths
+from ingestion.schema import TableSpec
 
-REVIEWS = TableShape(
-    source="shop",
-    name="reviews",
-    columns=(
-        Column("id", "integer", "Review id"),
-        Column("product_sku", "string"),
-        Column("customer_id", "integer"),
-        Column("stars", "int8"),
-        Column("body", "string"),
-        Column("is_verified", "boolean"),
-        Column("review_date", "date"),
-        Column("reviewed_at", "timestamp(6, 'UTC')"),
+
+def table(source, name, columns, primary_key, **fields) -> TableSpec:
+    """A validated table spec; `columns` are (name, type, description) tuples, type and
+    description optional."""
+    keys = ("name", "type", "description")
+    return TableSpec.model_validate(
+        {
+            "source": source,
+            "name": name,
+            "path": Path(source) / f"{name}.yml",
+            "files": {"path": f"{source}/{name}/*.csv"},
+            "columns": [{"type": "string", **dict(zip(keys, c, strict=False))} for c in columns],
+            "primary_key": primary_key,
+            **fields,
+        }
+    )
+
+
+REVIEWS = table(
+    "shop",
+    "reviews",
+    (
+        ("id", "integer", "Review id"),
+        ("product_sku", "string"),
+        ("customer_id", "integer"),
+        ("stars", "int8"),
+        ("body", "string"),
+        ("is_verified", "boolean"),
+        ("review_date", "date"),
+        ("reviewed_at", "timestamp(6, 'UTC')"),
     ),
-    primary_key=("id",),
+    ("id",),
     description="Product reviews.",
 )
 
@@ -77,7 +88,14 @@ def test_sql_has_one_import_cte_on_the_source_read_final_then_grouped_columns() 
 
 
 def test_append_only_tables_are_not_read_final() -> None:
-    shape = TableShape("s", "events", (Column("id", "integer"),), ("id",), deduplicate=False)
+    shape = table(
+        "s",
+        "events",
+        (("id", "integer"),),
+        ("id",),
+        clickhouse={"engine": "MergeTree"},
+        write_disposition="append",
+    )
     assert "final()" not in render_staging_sql(shape)
 
 
@@ -95,45 +113,43 @@ def test_yaml_tests_a_single_primary_key_unique_and_not_null() -> None:
 
 
 def test_yaml_tests_a_composite_key_as_a_unique_combination() -> None:
-    shape = TableShape(
-        "s", "supplies", (Column("id"), Column("sku"), Column("cost", "integer")), ("id", "sku")
-    )
+    shape = table("s", "supplies", (("id",), ("sku",), ("cost", "integer")), ("id", "sku"))
     (model,) = yaml.safe_load(render_staging_yaml(shape))["models"]
     assert model["data_tests"] == [{"unique": {"arguments": {"column_name": "(id, sku)"}}}]
     columns = {c["name"]: c.get("data_tests") for c in model["columns"]}
     assert columns == {"id": ["not_null"], "sku": ["not_null"], "cost": None}
 
 
-def test_shape_from_a_spec_dict() -> None:
-    spec = {
-        "source": "shop",
-        "name": "reviews",
-        "columns": [{"name": "id", "type": "integer"}, {"name": "body", "type": "string"}],
-        "primary_key": "id",
-        "clickhouse": {"engine": "MergeTree"},
-        "write_disposition": "append",
-    }
-    shape = shape_from_spec(spec)
-    assert shape.primary_key == ("id",)
+def test_what_the_scaffold_reads_from_a_spec() -> None:
+    shape = table(
+        "shop",
+        "reviews",
+        (("id", "integer"), ("body", "string")),
+        "id",
+        clickhouse={"engine": "MergeTree"},
+        write_disposition="append",
+    )
+    assert shape.primary_key == ["id"]
     assert [c.name for c in shape.columns] == ["id", "body"]
-    assert shape.deduplicate is False
-    assert shape.model_name == "stg_shop__reviews"
+    assert shape.deduplicated is False
+    assert shape.staging_model == "stg_shop__reviews"
 
 
 def test_bad_identifiers_are_refused_before_writing() -> None:
     with pytest.raises(ValueError, match="source"):
-        shape_from_spec({"source": "shop; drop", "name": "t", "columns": []})
+        table("shop; drop", "t", (("id",),), ())
 
 
 def test_empty_tables_are_refused() -> None:
+    empty = TableSpec.model_construct(source="s", name="t", columns=[], primary_key=[])
     with pytest.raises(ValueError, match="no columns"):
-        render_staging_sql(TableShape("s", "t", (), ()))
+        render_staging_sql(empty)
 
 
 def test_a_new_source_gets_its_folder_models_file(tmp_path: Path) -> None:
     sql, yml = staging_paths(REVIEWS, tmp_path)
     assert sql == tmp_path / "models/staging/shop/stg_shop__reviews.sql"
-    assert yml == tmp_path / "models/staging/shop/_shop__models.yml"
+    assert yml == tmp_path / "models/staging/shop/stg_shop__reviews.yml"
 
 
 def test_an_existing_source_folder_gets_a_yaml_per_new_model(tmp_path: Path) -> None:
@@ -144,11 +160,11 @@ def test_an_existing_source_folder_gets_a_yaml_per_new_model(tmp_path: Path) -> 
     assert yml == folder / "stg_shop__reviews.yml"
 
 
-def test_a_model_already_in_the_folder_file_is_found_there(tmp_path: Path) -> None:
+def test_a_model_gets_its_own_yaml_even_beside_a_folder_file(tmp_path: Path) -> None:
     folder = tmp_path / "models/staging/shop"
     folder.mkdir(parents=True)
     (folder / "stg_shop__reviews.sql").write_text("select 1\n")
     text = "version: 2\nmodels:\n  - name: stg_shop__reviews\n"
     (folder / "_shop__models.yml").write_text(text)
     _, yml = staging_paths(REVIEWS, tmp_path)
-    assert yml == folder / "_shop__models.yml"
+    assert yml == folder / "stg_shop__reviews.yml"

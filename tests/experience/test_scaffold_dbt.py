@@ -39,7 +39,7 @@ def staging_dir(project: Project) -> Path:
 def test_files_are_written_where_the_conventions_say(scaffolded: Project) -> None:
     folder = staging_dir(scaffolded)
     names = sorted(p.name for p in folder.iterdir())
-    assert names == ["_shop__models.yml", "_shop__sources.yml", "stg_shop__reviews.sql"]
+    assert names == ["_shop__sources.yml", "stg_shop__reviews.sql", "stg_shop__reviews.yml"]
     out = scaffolded.env["SCAFFOLD_OUTPUT"]
     assert f"wrote {scaffolded.schemas_dir / 'shop' / 'reviews.yml'}" in out
     assert all(f"wrote {folder / name}" in out for name in names)

@@ -11,9 +11,9 @@ import pyarrow as pa
 import pytest
 from ingestion_helpers import write_yaml
 
-from ingestion.conform import SchemaDriftError, conform, parse_scalar
+from ingestion.conform import SchemaDriftError, conform
 from ingestion.schema import TableSpec, parse_table_file
-from ingestion.types import parse_type
+from ingestion.types import parse_scalar, parse_type
 
 SPEC = """\
 name: t

@@ -17,12 +17,12 @@ from ingestion.generator import (
     CursorFilter,
     RunStats,
     TableStats,
-    clickhouse_hints,
     column_hints,
+    dlt_source,
     file_in_window,
     files_rows,
-    make_source,
 )
+from ingestion.layout import clickhouse_hints
 from ingestion.readers import FileRef
 from ingestion.schema import REJECTED_TABLE, load_schemas, parse_table_file
 
@@ -101,7 +101,7 @@ def test_column_hints_carry_types_keys_and_cursor() -> None:
 
 def test_source_has_one_resource_per_table_with_hints(tmp_path: Path) -> None:
     specs = load_schemas()
-    source = make_source("jaffle_shop", specs, tmp_path)
+    source = dlt_source("jaffle_shop", specs, tmp_path)
     assert source.name == "jaffle_shop"
     assert sorted(source.resources) == sorted(
         ["customers", "items", "orders", "products", "stores", "supplies", "tweets"]
@@ -114,7 +114,7 @@ def test_source_has_one_resource_per_table_with_hints(tmp_path: Path) -> None:
     assert table["columns"]["id"]["primary_key"] is True
     assert source.resources["tweets"].write_disposition == "append"
     with pytest.raises(ValueError, match="no schema declares source"):
-        make_source("nope", specs, tmp_path)
+        dlt_source("nope", specs, tmp_path)
 
 
 def test_files_are_skipped_once_loaded_and_cursor_keeps_only_newer_rows(tmp_path: Path) -> None:
@@ -207,7 +207,7 @@ def test_offline_extract_and_normalize_make_parquet_jobs(tmp_path: Path, monkeyp
         [(1, "2020-01-01T10:00:00", "a"), ("bad", "2020-01-01T11:00:00", "b")],
     )
     stats = RunStats()
-    source = make_source("src", [spec], landing, stats=stats)
+    source = dlt_source("src", [spec], landing, stats=stats)
     pipeline = dlt.pipeline(
         "offline_test",
         pipelines_dir=str(tmp_path / "dlt"),

@@ -7,15 +7,15 @@ from pathlib import Path
 
 from ingestion_helpers import copy_jaffle_schemas, write_yaml
 
-from ingestion.ddl import create_rejected_table_sql, create_table_sql, engine_clause
-from ingestion.generator import clickhouse_hints
+from ingestion.ddl import create_rejected_table_sql, create_table_sql
+from ingestion.layout import clickhouse_hints, engine_clause
 from ingestion.pipeline import (
-    build_pipeline,
     build_source,
     daily_window,
     default_pipeline_name,
     destination,
     loader_user,
+    make_pipeline,
 )
 from ingestion.schema import load_schemas, parse_table_file, validate_dir
 
@@ -33,7 +33,7 @@ def test_build_source_and_pipeline_touch_no_network(tmp_path: Path, monkeypatch)
         dt.datetime(2018, 9, 3, tzinfo=dt.UTC),
         dt.datetime(2018, 9, 4, tzinfo=dt.UTC),
     )
-    pipeline = build_pipeline(
+    pipeline = make_pipeline(
         "jaffle_shop", pipeline_name="jaffle_shop__daily", pipelines_dir=tmp_path / "dlt"
     )
     assert pipeline.pipeline_name == "jaffle_shop__daily"

@@ -149,7 +149,7 @@ def test_daily_partition_and_three_day_backfill_exact_rows(stack: dict[str, Any]
 
     with dg.instance_for_test() as instance:
         # a 3-day backfill, executed as one run (single-run backfill policy): each day's window
-        # goes through the dlt cursor and to dbt as vars
+        # goes to dlt as a window filter and to dbt as vars
         tags = {
             ASSET_PARTITION_RANGE_START_TAG: "2018-09-02",
             ASSET_PARTITION_RANGE_END_TAG: "2018-09-04",

@@ -11,7 +11,7 @@ from typing import Any
 
 import dagster as dg
 
-from elt.identifiers import validate_identifier
+from core.identifiers import validate_identifier
 from orchestration.defs.clickhouse import Relation
 
 ENGINE_KEY = "clickhouse/engine"

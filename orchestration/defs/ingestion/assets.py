@@ -2,7 +2,8 @@
 
 Per source there are at most two `@dlt_assets` multi-assets (each subsettable, so every table is
 its own asset): the daily-partitioned event tables, whose runs load exactly their window
-[start, end) through the dlt cursor (and a dlt pipeline of their own per window), and the other
+[start, end) (that window's files and rows, filtered on the partitioning column; the incremental
+cursor and file state are left alone) with a dlt pipeline of their own per window, and the other
 tables. A new YAML is a new asset; no Python changes.
 """
 # no `from __future__ import annotations`: Dagster reads the context and resource annotations

@@ -16,6 +16,7 @@ from pathlib import Path
 
 import dagster as dg
 
+from core.settings import settings
 from orchestration.defs.automation.jobs import AssetJob
 from orchestration.defs.raw_tables import RawTable
 
@@ -23,9 +24,7 @@ DAY_IN_NAME = re.compile(r"(\d{4}-\d{2}-\d{2})")
 
 
 def default_landing_dir() -> Path:
-    from elt.config import local_paths
-
-    return Path(local_paths().landing_dir)
+    return Path(settings().paths.landing_dir)
 
 
 def scan(landing_dir: Path, tables: Sequence[RawTable]) -> dict[str, tuple[RawTable, str]]:

@@ -10,7 +10,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from elt.identifiers import validate_identifier
+from core.identifiers import validate_identifier
 from orchestration.defs.clickhouse import Relation
 
 EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)

@@ -3,7 +3,7 @@
 - `no_duplicate_keys_final`: a ReplacingMergeTree table has one row per key when read with FINAL
   (duplicates survive until a merge, FINAL must hide them);
 - `partition_count`: active partitions (system.parts) stay under a bound (too many partitions
-  means too many parts and slow merges; CONVENTIONS: keep it under ~100-200).
+  means too many parts and slow merges; keep it under ~100-200).
 """
 # no `from __future__ import annotations`: Dagster reads the context and resource annotations
 
