@@ -29,10 +29,13 @@ from dagster._core.storage.db_io_manager import DbIOManager, DbTypeHandler, Tabl
 from dagster_clickhouse.db_client import ClickhouseDbClient
 from dagster_clickhouse_pandas import ClickhousePandasIOManager, ClickhousePandasTypeHandler
 
+from core.settings import WarehouseSettings
 from orchestration.defs.analytics.tables import INPUT_SELECT_KEY, DeclaredTable, input_sql
 from orchestration.defs.clickhouse import Relation
+from orchestration.defs.resources import DEFAULTS
 
 IO_MANAGER_KEY = "clickhouse_io_manager"
+TCP_PORT_DEFAULT = WarehouseSettings.model_fields["tcp_port"].default
 STAGING_SUFFIX = "__staging"
 
 TABLE_SQL = "select engine, engine_full from system.tables where database = %(db)s and name = %(t)s"
@@ -149,17 +152,19 @@ class AnalyticsIOManager(ClickhousePandasIOManager):
         )
 
 
-def _env(name: str, default: str) -> Any:
-    return dg.EnvVar(name) if os.environ.get(name) else default
+def _env(name: str) -> Any:
+    """`dg.EnvVar(name)` if the variable is set, else the local endpoint's default."""
+    return dg.EnvVar(name) if os.environ.get(name) else DEFAULTS[name]
 
 
 def analytics_io_manager() -> AnalyticsIOManager:
     """Native protocol to the configured ClickHouse (CLICKHOUSE_HOST, CLICKHOUSE_TCP_PORT...)."""
     port = "CLICKHOUSE_TCP_PORT"
+    secure = os.environ.get("CLICKHOUSE_SECURE", DEFAULTS["CLICKHOUSE_SECURE"])
     return AnalyticsIOManager(
-        host=_env("CLICKHOUSE_HOST", "127.0.0.1"),
-        port=dg.EnvVar.int(port) if os.environ.get(port) else 9000,
-        user=_env("CLICKHOUSE_USER", "default"),
-        password=_env("CLICKHOUSE_PASSWORD", ""),
-        secure=os.environ.get("CLICKHOUSE_SECURE", "false").strip().lower() in ("1", "true", "yes"),
+        host=_env("CLICKHOUSE_HOST"),
+        port=dg.EnvVar.int(port) if os.environ.get(port) else TCP_PORT_DEFAULT,
+        user=_env("CLICKHOUSE_USER"),
+        password=_env("CLICKHOUSE_PASSWORD"),
+        secure=secure.strip().lower() in ("1", "true", "yes"),
     )
