@@ -19,14 +19,16 @@ ENV UV_COMPILE_BYTECODE=1 \
     UV_PROJECT_ENVIRONMENT=/app/.venv
 WORKDIR /app
 
-# dependencies first: this layer is rebuilt only when the lock file changes
+# dependencies first: this layer is rebuilt only when the lock file (or the endpoint package, a
+# workspace member that uv installs with the dependencies) changes
 COPY pyproject.toml uv.lock README.md ./
+COPY endpoint ./endpoint
 RUN --mount=type=cache,target=/root/.cache/uv \
     uv sync --locked --no-dev --no-install-project
 
 # then the project itself
+COPY core ./core
 COPY elt ./elt
-COPY warehouse ./warehouse
 COPY ingestion ./ingestion
 COPY orchestration ./orchestration
 COPY dbt_project ./dbt_project

@@ -9,6 +9,8 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+from warehouse.lifecycle import client_environment, temporary_endpoint
+
 
 @contextmanager
 def patched_environ(values: Mapping[str, str]) -> Iterator[None]:
@@ -28,19 +30,5 @@ def patched_environ(values: Mapping[str, str]) -> Iterator[None]:
 @contextmanager
 def local_endpoint(data_dir: Path) -> Iterator[Any]:
     """Start an endpoint on `data_dir` (free ports), export its CLICKHOUSE_*, stop it after."""
-    from warehouse.lifecycle import start_background, stop
-
-    info = start_background(data_dir=data_dir, host="127.0.0.1", http_port=0, tcp_port=0)
-    settings = {
-        "CLICKHOUSE_HOST": info.host,
-        "CLICKHOUSE_HTTP_PORT": str(info.http_port),
-        "CLICKHOUSE_TCP_PORT": str(info.tcp_port),
-        "CLICKHOUSE_USER": "default",
-        "CLICKHOUSE_PASSWORD": "",
-        "CLICKHOUSE_SECURE": "false",
-    }
-    try:
-        with patched_environ(settings):
-            yield info
-    finally:
-        stop(data_dir=data_dir)
+    with temporary_endpoint(data_dir) as info, patched_environ(client_environment(info)):
+        yield info

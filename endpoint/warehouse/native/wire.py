@@ -1,5 +1,9 @@
 """Wire primitives of ClickHouse's native protocol: varints, strings, a buffered socket reader.
 
+Varints are written with clickhouse-driver's encoder; they are read here, by position in a
+growing buffer, because the block scanners look ahead without consuming (the driver's decoder
+reads from its own stream objects).
+
 Readers work on a `Source`: a growing bytearray `buf` plus `more(end)`, which makes
 `len(buf) >= end` (reading from the socket, or decompressing the next frame) or raises
 `EOFError`. Positions are absolute indexes into `buf`, so scanners can look ahead freely.
@@ -10,6 +14,8 @@ from __future__ import annotations
 import socket
 import struct
 from collections.abc import Callable
+
+from clickhouse_driver.varint import make_varint
 
 _U32 = struct.Struct("<I")
 _I32 = struct.Struct("<i")
@@ -87,6 +93,11 @@ class SocketReader(Source):
         value, self.pos = read_str(self, self.pos)
         return value
 
+    def sql(self) -> str:
+        """A string holding SQL: its bytes kept exactly, UTF-8 or not (see engine.wire)."""
+        data, self.pos = read_bytes(self, self.pos)
+        return data.decode("utf-8", "surrogateescape")
+
     def raw(self, size: int) -> bytes:
         end = self.pos + size
         self.ensure(end)
@@ -142,16 +153,7 @@ def read_u64(src: Source, pos: int) -> tuple[int, int]:
     return _U64.unpack_from(src.buf, pos)[0], end
 
 
-def varint(value: int) -> bytes:
-    """Encode an unsigned LEB128 varint."""
-    if value < 0x80:
-        return bytes((value,))
-    out = bytearray()
-    while value >= 0x80:
-        out.append((value & 0x7F) | 0x80)
-        value >>= 7
-    out.append(value)
-    return bytes(out)
+varint = make_varint  # unsigned LEB128, clickhouse-driver's encoder
 
 
 def string(value: str | bytes) -> bytes:

@@ -12,6 +12,7 @@ import time
 from pathlib import Path
 
 import clickhouse_connect
+import clickhouse_driver
 import pytest
 from clickhouse_connect.driver.exceptions import DatabaseError
 
@@ -99,7 +100,8 @@ def test_locked_data_dir_is_a_clear_error(warehouse) -> None:
         [
             sys.executable,
             "-m",
-            "warehouse.server",
+            "warehouse",
+            "serve",
             "--data-dir",
             str(warehouse.data_dir),
             "--http-port",
@@ -198,3 +200,52 @@ def test_ensure_local_endpoint(warehouse, tmp_path: Path, monkeypatch) -> None:
         assert ensure_local_endpoint().pid == info.pid
     finally:
         stop(data_dir)
+
+
+def _free_ports(count: int) -> list[int]:
+    sockets = [socket.socket() for _ in range(count)]
+    try:
+        for sock in sockets:
+            sock.bind(("127.0.0.1", 0))
+        return [sock.getsockname()[1] for sock in sockets]
+    finally:
+        for sock in sockets:
+            sock.close()
+
+
+def test_cli_honours_the_documented_environment(tmp_path: Path) -> None:
+    # `elt warehouse start|status|stop` with no options: CLICKHOUSE_HOST/HTTP_PORT/TCP_PORT and
+    # ELT_WAREHOUSE_DIR decide where it listens and which data directory it owns (README)
+    http_port, tcp_port = _free_ports(2)
+    data_dir = tmp_path / "from-env"
+    env = {
+        **os.environ,
+        "CLICKHOUSE_HOST": "127.0.0.1",
+        "CLICKHOUSE_HTTP_PORT": str(http_port),
+        "CLICKHOUSE_TCP_PORT": str(tcp_port),
+        "ELT_WAREHOUSE_DIR": str(data_dir),
+    }
+
+    def cli(*args: str) -> subprocess.CompletedProcess[str]:
+        command = [sys.executable, "-m", "warehouse", *args]
+        return subprocess.run(command, env=env, capture_output=True, text=True, timeout=120)
+
+    try:
+        started = cli("start")
+        assert started.returncode == 0, started.stderr
+        info = status(data_dir)
+        assert info is not None
+        assert (info.host, info.http_port, info.tcp_port) == ("127.0.0.1", http_port, tcp_port)
+        assert f"http://127.0.0.1:{http_port}" in started.stdout
+        assert f"127.0.0.1:{tcp_port}" in started.stdout
+        native = clickhouse_driver.Client(host="127.0.0.1", port=tcp_port)
+        assert native.execute("SELECT 1") == [(1,)]
+        native.disconnect()
+        shown = cli("status")
+        assert shown.returncode == 0 and str(info.pid) in shown.stdout
+        assert str(data_dir) in shown.stdout
+        stopped = cli("stop")
+        assert stopped.returncode == 0 and "stopped" in stopped.stdout
+        assert status(data_dir) is None
+    finally:
+        stop(data_dir, timeout=10)

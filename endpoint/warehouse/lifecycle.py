@@ -13,13 +13,16 @@ import subprocess
 import sys
 import time
 import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
 from warehouse.engine import LOCK_FILE
 from warehouse.server import LOG_FILE, STATE_FILE
+from warehouse.settings import EndpointSettings
 
-PASSWORD_ENV = "ELT_WAREHOUSE_PASSWORD"  # noqa: S105 (a variable name)
+PASSWORD_ENV = "CLICKHOUSE_PASSWORD"  # noqa: S105 (the variable `serve` reads the password from)
 START_TIMEOUT = 60.0
 STOP_TIMEOUT = 30.0
 
@@ -35,6 +38,28 @@ class ServerInfo:
     @property
     def http_url(self) -> str:
         return f"http://{self.host}:{self.http_port}"
+
+
+def client_environment(info: ServerInfo) -> dict[str, str]:
+    """The CLICKHOUSE_* variables that point clients (and `EndpointSettings`) at `info`."""
+    return {
+        "CLICKHOUSE_HOST": info.host,
+        "CLICKHOUSE_HTTP_PORT": str(info.http_port),
+        "CLICKHOUSE_TCP_PORT": str(info.tcp_port),
+        "CLICKHOUSE_USER": "default",
+        "CLICKHOUSE_PASSWORD": "",
+        "CLICKHOUSE_SECURE": "false",
+    }
+
+
+@contextmanager
+def temporary_endpoint(data_dir: str | os.PathLike[str]) -> Iterator[ServerInfo]:
+    """An endpoint on `data_dir` on free loopback ports for the block; stopped after it."""
+    info = start_background(data_dir=data_dir, host="127.0.0.1", http_port=0, tcp_port=0)
+    try:
+        yield info
+    finally:
+        stop(data_dir=data_dir)
 
 
 class EndpointError(RuntimeError):
@@ -81,7 +106,8 @@ def start_background(
     cmd = [
         sys.executable,
         "-m",
-        "warehouse.server",
+        "warehouse",
+        "serve",
         "--data-dir",
         str(data_dir),
         "--host",
@@ -93,10 +119,8 @@ def start_background(
         "--user",
         user,
     ]
-    env = {**os.environ, "TZ": "UTC"}
-    if password:
-        env[PASSWORD_ENV] = password
-        cmd += ["--password-env", PASSWORD_ENV]
+    # the password goes through the environment (not the process list); empty = no check
+    env = {**os.environ, "TZ": "UTC", PASSWORD_ENV: password or ""}
     log_path = data_dir / LOG_FILE
     log_offset = log_path.stat().st_size if log_path.exists() else 0
     with open(log_path, "ab") as log_file:
@@ -107,7 +131,6 @@ def start_background(
             stderr=subprocess.STDOUT,
             env=env,
             start_new_session=True,
-            cwd=str(Path(__file__).resolve().parent.parent),
         )
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -158,29 +181,26 @@ def stop(data_dir: str | os.PathLike[str], timeout: float = STOP_TIMEOUT) -> boo
 def ensure_local_endpoint() -> ServerInfo:
     """Make sure the configured endpoint answers, starting a local one when it is on loopback.
 
-    Uses CLICKHOUSE_HOST/HTTP_PORT/TCP_PORT and ELT_WAREHOUSE_DIR."""
-    from core.settings import settings
-
-    config = settings()
-    warehouse = config.warehouse
-    data_dir = Path(config.paths.warehouse_dir or ".local/warehouse").resolve()
-    if ping(warehouse.host, warehouse.http_port, secure=warehouse.secure):
+    Uses CLICKHOUSE_HOST/HTTP_PORT/TCP_PORT and ELT_WAREHOUSE_DIR (`EndpointSettings`)."""
+    settings = EndpointSettings()
+    data_dir = settings.data_dir
+    if ping(settings.host, settings.http_port, secure=settings.secure):
         running = status(data_dir)
-        if running is not None and running.http_port == warehouse.http_port:
+        if running is not None and running.http_port == settings.http_port:
             return running
-        return ServerInfo(warehouse.host, warehouse.http_port, warehouse.tcp_port, None, None)
-    if not _is_loopback(warehouse.host):
+        return ServerInfo(settings.host, settings.http_port, settings.tcp_port, None, None)
+    if not _is_loopback(settings.host):
         raise EndpointError(
-            f"ClickHouse at {warehouse.host}:{warehouse.http_port} does not answer, and it is not "
+            f"ClickHouse at {settings.host}:{settings.http_port} does not answer, and it is not "
             "a local address, so no local endpoint is started. Check CLICKHOUSE_HOST/HTTP_PORT."
         )
     return start_background(
         data_dir,
-        host=warehouse.host,
-        http_port=warehouse.http_port,
-        tcp_port=warehouse.tcp_port,
-        user=warehouse.user,
-        password=warehouse.password or None,
+        host=settings.host,
+        http_port=settings.http_port,
+        tcp_port=settings.tcp_port,
+        user=settings.user,
+        password=settings.password or None,
     )
 
 

@@ -4,13 +4,11 @@ Files in the data directory: `warehouse.lock` (flock held while running, holds t
 `server.json` (state: pid, host, ports; written once listening, removed on clean exit),
 `server.log` (when started in the background) and `query_log.jsonl`.
 
-Run: `python -m warehouse.server --data-dir DIR [--host H] [--http-port P] [--tcp-port P]`
-(or `elt warehouse serve`).
+Run: `elt warehouse serve` or `python -m warehouse serve` (options in warehouse/cli.py).
 """
 
 from __future__ import annotations
 
-import argparse
 import contextlib
 import errno
 import json
@@ -26,6 +24,8 @@ from typing import Any
 
 from warehouse.auth import Auth
 from warehouse.engine import ClickHouseError, DataDirLockedError, Engine
+from warehouse.http_server import HttpServer
+from warehouse.native.server import NativeServer
 from warehouse.querylog import QUERY_LOG_FILE, QueryLog
 
 STATE_FILE = "server.json"
@@ -64,15 +64,13 @@ class EndpointServer:
         self.config = config
         self.data_dir = config.data_dir.resolve()
         self.engine: Engine | None = None
-        self.http: Any = None
-        self.native: Any = None
+        self.http: HttpServer | None = None
+        self.native: NativeServer | None = None
         self.query_log: QueryLog | None = None
         self._stopped = threading.Event()
 
     def start(self) -> dict[str, Any]:
         """Open the engine, bind the ports, write the state file; return the state."""
-        from warehouse.http_server import HttpServer
-
         cfg = self.config
         self.data_dir.mkdir(parents=True, exist_ok=True)
         try:
@@ -94,19 +92,13 @@ class EndpointServer:
             raise _bind_error(exc, "HTTP", cfg.host, cfg.http_port, "--http-port") from None
         tcp_port = None
         if cfg.tcp_port is not None:
-            native_cls = _native_server_class()
-            if native_cls is None:
-                log.warning("native TCP server not available yet; serving HTTP only")
-            else:
-                try:
-                    self.native = native_cls(self.engine, cfg.host, cfg.tcp_port, auth.check)
-                    self.native.start()
-                except OSError as exc:
-                    self.close()
-                    raise _bind_error(
-                        exc, "native TCP", cfg.host, cfg.tcp_port, "--tcp-port"
-                    ) from None
-                tcp_port = self.native.port
+            try:
+                self.native = NativeServer(self.engine, cfg.host, cfg.tcp_port, auth.check)
+                self.native.start()
+            except OSError as exc:
+                self.close()
+                raise _bind_error(exc, "native TCP", cfg.host, cfg.tcp_port, "--tcp-port") from None
+            tcp_port = self.native.port
         self.http.start()
         state = {
             "pid": os.getpid(),
@@ -154,14 +146,6 @@ class EndpointServer:
             self.query_log = None
 
 
-def _native_server_class() -> Any:
-    try:
-        from warehouse.native.server import NativeServer  # type: ignore[import-not-found]
-    except ImportError:
-        return None
-    return NativeServer
-
-
 def _bind_error(exc: OSError, what: str, host: str, port: int, option: str) -> StartupError:
     if exc.errno == errno.EADDRINUSE:
         return StartupError(
@@ -196,31 +180,3 @@ def serve(config: ServerConfig) -> int:
         server.close()
         log.info("stopped")
     return 0
-
-
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m warehouse.server", description=__doc__)
-    parser.add_argument("--data-dir", required=True, type=Path)
-    parser.add_argument("--host", default="127.0.0.1")
-    parser.add_argument("--http-port", type=int, default=8123)
-    parser.add_argument("--tcp-port", type=int, default=9000, help="-1 disables native TCP")
-    parser.add_argument("--user", default="default")
-    parser.add_argument("--password-env", default=None, help="env var holding the password")
-    args = parser.parse_args(argv)
-    logging.basicConfig(
-        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
-    password = os.environ.get(args.password_env) if args.password_env else None
-    config = ServerConfig(
-        data_dir=args.data_dir,
-        host=args.host,
-        http_port=args.http_port,
-        tcp_port=None if args.tcp_port < 0 else args.tcp_port,
-        user=args.user,
-        password=password or None,
-    )
-    return serve(config)
-
-
-if __name__ == "__main__":
-    sys.exit(main())

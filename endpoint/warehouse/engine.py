@@ -34,7 +34,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from warehouse.sqltext import insert_target, output_format, split_settings
+from warehouse.querylog import CHDB_CONFIG, QUERY_LOG_VIEW, querylog_marker
+from warehouse.sqltext import insert_target, output_format, second_statement, split_settings
 
 LOCK_FILE = "warehouse.lock"
 _CODE_RE = re.compile(r"Code: (\d+)\. ")
@@ -146,6 +147,26 @@ def _wrap(exc: BaseException) -> ClickHouseError:
     return ClickHouseError.from_text(str(exc))
 
 
+def wire(sql: str) -> bytes:
+    """The bytes of a statement as the client sent them (SQL text is decoded with
+    surrogateescape, so bytes that are not UTF-8 survive the round trip)."""
+    return sql.encode("utf-8", "surrogateescape")
+
+
+def _multi_statement_error(sql: str) -> ClickHouseError | None:
+    """ClickHouse's refusal of a second statement in one query, or None."""
+    pos = second_statement(sql)
+    if pos is None:
+        return None
+    excerpt = sql[pos : pos + 60].encode("utf-8", "surrogateescape").decode("utf-8", "replace")
+    return ClickHouseError.make(
+        62,
+        "SYNTAX_ERROR",
+        f"Syntax error (Multi-statements are not allowed): failed at position {pos + 1} "
+        f"(end of query): {excerpt}. ",
+    )
+
+
 def _quote(value: str) -> str:
     return "'" + value.replace("\\", "\\\\").replace("'", "\\'") + "'"
 
@@ -231,7 +252,7 @@ class EngineConnection:
         import chdb
 
         self._engine = engine
-        self._conn = chdb.connect(str(engine.data_dir))
+        self._conn = chdb.connect(engine.connection_string)
         self._raw = self._conn._conn
         self._marker: str | None = None
         self._call: _Call | None = None  # the statement running now
@@ -250,13 +271,14 @@ class EngineConnection:
         settings: Mapping[str, str] | None = None,
         params: Mapping[str, str] | None = None,
         database: str | None = None,
+        query_id: str | None = None,
     ) -> QueryResult:
         """Run one statement and return its whole output in format `fmt`."""
         started = time.monotonic()
         ddl = bool(_DDL_RE.search(sql))
-        sql, call = self._begin(sql, settings, database)
+        sql, call = self._begin(sql, settings, database, query_id)
         try:
-            result = self._raw.query(sql, fmt, params=dict(params or {}))
+            result = self._raw.query(wire(sql), fmt, params=dict(params or {}))
         except Exception as exc:
             self._end(call)
             raise _wrap(exc) from None
@@ -286,6 +308,7 @@ class EngineConnection:
         settings: Mapping[str, str] | None = None,
         params: Mapping[str, str] | None = None,
         database: str | None = None,
+        query_id: str | None = None,
     ) -> Iterator[bytes]:
         """Run a statement and yield its output as it is produced (a `QueryStream`).
 
@@ -293,15 +316,15 @@ class EngineConnection:
         back as a single chunk. Close the stream (or exhaust it) before the next call."""
         effective = (output_format(sql) or fmt).lower()
         if not _STREAMABLE_RE.match(sql) or effective not in _CONCATENABLE:
-            return _OneShot(self.query(sql, fmt, settings, params, database))
+            return _OneShot(self.query(sql, fmt, settings, params, database, query_id))
         started = time.monotonic()
-        sql, call = self._begin(sql, settings, database)
+        marked, call = self._begin(sql, settings, database, query_id)
         try:
-            handle = self._raw.send_query(sql, fmt, params=dict(params or {}))
+            handle = self._raw.send_query(wire(marked), fmt, params=dict(params or {}))
         except Exception as exc:
             self._end(call)
             if _NOT_STREAMABLE in str(exc):
-                return _OneShot(self.query(sql, fmt, settings, params, database))
+                return _OneShot(self.query(sql, fmt, settings, params, database, query_id))
             raise _wrap(exc) from None
         stream = QueryStream(self, handle, call, started)
         stream.stats.ignored_settings = call.ignored
@@ -316,6 +339,7 @@ class EngineConnection:
         chunks: Iterable[bytes],
         settings: Mapping[str, str] | None = None,
         database: str | None = None,
+        query_id: str | None = None,
     ) -> QueryStats:
         """Stream `chunks` (raw bytes in format `fmt`, split anywhere) into an INSERT.
 
@@ -327,12 +351,12 @@ class EngineConnection:
         discarded. Inserts into tables that have any of those therefore take a checked path:
         the body is spooled to a file first and run as `INSERT … FROM INFILE`, which raises."""
         if self._needs_checked_insert(sql, database):
-            return self._insert_from_file(sql, fmt, chunks, settings, database)
+            return self._insert_from_file(sql, fmt, chunks, settings, database, query_id)
         started = time.monotonic()
-        sql, call = self._begin(sql, settings, database)
+        sql, call = self._begin(sql, settings, database, query_id)
         try:
             try:
-                inserter = self._raw.send_insert(sql, fmt)
+                inserter = self._raw.send_insert(wire(sql), fmt)
             except Exception as exc:
                 raise _wrap(exc) from None
             try:
@@ -402,6 +426,7 @@ class EngineConnection:
         chunks: Iterable[bytes],
         settings: Mapping[str, str] | None,
         database: str | None,
+        query_id: str | None,
     ) -> QueryStats:
         started = time.monotonic()
         spool = self._engine.spool_dir / f"{uuid.uuid4().hex}.{fmt.lower()}"
@@ -411,7 +436,7 @@ class EngineConnection:
                     f.write(chunk)
             head, settings_clause = split_settings(sql)
             statement = f"{head} FROM INFILE {_quote(str(spool))} {settings_clause} FORMAT {fmt}"
-            result = self.query(statement, "TabSeparated", settings, None, database)
+            result = self.query(statement, "TabSeparated", settings, None, database, query_id)
         finally:
             with contextlib.suppress(OSError):
                 spool.unlink()
@@ -440,13 +465,23 @@ class EngineConnection:
     # -- internals ----------------------------------------------------------------------------
 
     def _begin(
-        self, sql: str, settings: Mapping[str, str] | None, database: str | None
+        self,
+        sql: str,
+        settings: Mapping[str, str] | None,
+        database: str | None,
+        query_id: str | None = None,
     ) -> tuple[str, _Call]:
-        """Bring the session to the state this statement must run in; return the marked SQL.
+        """Bring the session to the state this statement must run in; return the marked SQL
+        (a leading comment with the client's query id, read back by system.query_log, and a
+        marker that `cancel` finds the running query by).
 
-        Per-query settings and database are reconciled lazily: what the previous statement
-        changed is set back (or kept, when this statement asks for the same) before this one
-        runs, so nothing leaks and a client repeating the same settings costs no extra call."""
+        A request with a second statement is refused before anything runs. Per-query settings
+        and database are reconciled lazily: what the previous statement changed is set back (or
+        kept, when this statement asks for the same) before this one runs, so nothing leaks and
+        a client repeating the same settings costs no extra call."""
+        refusal = _multi_statement_error(sql)
+        if refusal is not None:
+            raise refusal
         call = _Call(sticky=bool(_STICKY_RE.search(sql)))
         wanted: dict[str, str] = {}
         if settings:
@@ -470,10 +505,10 @@ class EngineConnection:
             self._database = target_db
         self._call = call
         self._marker = uuid.uuid4().hex
-        return f"/* {self._marker} */ {sql}", call
+        return f"{querylog_marker(query_id or '', self._marker)}{sql}", call
 
     def _check_readonly(self, sql: str, allow_set: bool) -> None:
-        kind = str(self._raw.classify_query(sql)["query_class"]).rsplit(".", 1)[-1]
+        kind = str(self._raw.classify_query(wire(sql))["query_class"]).rsplit(".", 1)[-1]
         if kind == "READ_ONLY" or (kind == "CONTROL" and (allow_set or _USE_RE.match(sql))):
             return
         raise ClickHouseError.make(
@@ -574,6 +609,7 @@ class Engine:
             raise RuntimeError("one Engine per process (chDB opens a single data directory)")
         self.data_dir = Path(data_dir).resolve()
         self.data_dir.mkdir(parents=True, exist_ok=True)
+        self.connection_string = f"{self.data_dir}?config-file={CHDB_CONFIG}"
         self._lock_fd = _lock_data_dir(self.data_dir)
         os.environ["TZ"] = "UTC"
         time.tzset()
@@ -595,6 +631,8 @@ class Engine:
             raise _wrap(exc) from None
         self._admin_lock = threading.Lock()
         Engine._instance = self
+        self.admin_query("SYSTEM FLUSH LOGS")  # creates system.query_log_raw
+        self.admin_query(QUERY_LOG_VIEW)
 
     def connect(self) -> EngineConnection:
         """A new connection: a session of its own (close it when done)."""

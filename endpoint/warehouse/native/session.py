@@ -287,6 +287,7 @@ class Session:
 
     def _query(self) -> None:
         query = proto.read_query(self.reader, self.revision)
+        query.query_id = query.query_id or str(uuid.uuid4())  # as a server names it
         self._cancelled.clear()
         external = self._read_external_tables(query.compression)
         started = time.monotonic()
@@ -339,7 +340,7 @@ class Session:
         compressed = query.compression
         with self._query_lock:
             self._running = True
-            pump = ResultPump(self.conn, query.query, query.settings or None)
+            pump = ResultPump(self.conn, query.query, query.settings or None, query.query_id)
             pump.start()
             out: list[Any] = []  # packets not sent yet: small results go out in one write
             pending = 0
@@ -448,7 +449,7 @@ class Session:
                     return
             self._send_block(header_block(columns), compressed)
             sql = target.insert_sql([name for name, _ in columns])
-            pump = InsertPump(self.conn, sql, query.settings or None)
+            pump = InsertPump(self.conn, sql, query.settings or None, query.query_id)
             pump.start()
             self._running = True
             try:

@@ -8,6 +8,9 @@ from dataclasses import dataclass
 
 _WORD = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 _SPACE = re.compile(r"\s+")
+_HEREDOC = re.compile(r"\$[A-Za-z0-9_]*\$")  # $tag$ … $tag$ string literals
+# a quoted string or identifier: backslash escapes, doubled quotes; unterminated = to the end
+_QUOTED = {q: re.compile(rf"{q}(?:[^{q}\\]+|\\.|{q}{q})*(?:{q}|\\?$)", re.DOTALL) for q in "'\"`"}
 
 
 @dataclass(frozen=True)
@@ -21,7 +24,7 @@ class InsertHead:
 
 def _tokens(text: str):
     """Yield (kind, value, start, end) for words and single punctuation at any depth; skips
-    whitespace, comments and quoted strings/identifiers (kind "quoted")."""
+    whitespace and comments; quoted strings/identifiers and heredocs are kind "quoted"."""
     i, n = 0, len(text)
     while i < n:
         c = text[i]
@@ -34,20 +37,16 @@ def _tokens(text: str):
         elif text.startswith("/*", i):
             j = text.find("*/", i + 2)
             i = n if j < 0 else j + 2
-        elif c in "'\"`":
-            j = i + 1
-            while j < n:
-                if text[j] == "\\":
-                    j += 2
-                    continue
-                if text[j] == c:
-                    if j + 1 < n and text[j + 1] == c:  # doubled quote
-                        j += 2
-                        continue
-                    break
-                j += 1
-            yield "quoted", text[i : j + 1], i, min(j + 1, n)
-            i = j + 1
+        elif c == "$" and _HEREDOC.match(text, i):
+            tag = _HEREDOC.match(text, i).group(0)  # type: ignore[union-attr]
+            close = text.find(tag, i + len(tag))
+            end = n if close < 0 else close + len(tag)
+            yield "quoted", text[i:end], i, end
+            i = end
+        elif c in _QUOTED:
+            end = _QUOTED[c].match(text, i).end()  # type: ignore[union-attr]
+            yield "quoted", text[i:end], i, end
+            i = end
         else:
             m = _WORD.match(text, i)
             if m:
@@ -106,6 +105,22 @@ def _data_start(text: str, pos: int) -> int:
     if pos < n and text[pos] == "\n":
         pos += 1
     return pos
+
+
+def second_statement(text: str) -> int | None:
+    """Where a second statement starts (the position of the `;` before it), or None when the
+    text is one statement (trailing semicolons and comments allowed). The data after an
+    `INSERT … FORMAT X` / `VALUES` head is not SQL and is not looked at."""
+    if find_insert(text) is not None:
+        return None
+    semicolon = None
+    for kind, value, begin, _ in _tokens(text):
+        if kind == "punct" and value == ";":
+            if semicolon is None:
+                semicolon = begin
+        elif semicolon is not None:
+            return semicolon
+    return None
 
 
 def output_format(text: str) -> str | None:

@@ -225,8 +225,8 @@ def test_insert_of_many_blocks(warehouse, db: str, compression: bool) -> None:
         client.disconnect()
 
 
-@pytest.mark.parametrize("compression", [False, True], ids=["plain", "lz4"])
-def test_compression(warehouse, db: str, compression: bool) -> None:
+@pytest.mark.parametrize("compression", [False, True, "zstd"], ids=["plain", "lz4", "zstd"])
+def test_compression(warehouse, db: str, compression: bool | str) -> None:
     client = Client(warehouse.host, port=warehouse.tcp_port, compression=compression)
     try:
         client.execute(f"CREATE TABLE {db}.c (a UInt64, s String) ENGINE = MergeTree ORDER BY a")

@@ -1,4 +1,9 @@
-"""Structured query log: one JSON object per line in <data_dir>/query_log.jsonl."""
+"""The two query logs: `system.query_log` (the engine's own log, under the query ids the
+clients gave) and `<data_dir>/query_log.jsonl` (one JSON object per line, both protocols).
+
+Every client statement reaches the engine behind a comment `/* qid:<client query id> k:<kill
+marker> */ `; the engine logs into `system.query_log_raw` (chdb_config.xml) and the view
+`system.query_log` shows the logged client statements with the client's id and text."""
 
 from __future__ import annotations
 
@@ -7,6 +12,24 @@ import threading
 import time
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
+
+CHDB_CONFIG = Path(__file__).with_name("chdb_config.xml")
+_QID = r"^/\\* qid:(\\S+) k:[0-9a-f]{32} \\*/ "
+QUERY_LOG_VIEW = (
+    "CREATE OR REPLACE VIEW system.query_log AS "
+    "SELECT * REPLACE ("
+    f"decodeURLComponent(extract(query, '{_QID}')) AS query_id, "
+    f"replaceRegexpOne(query, '{_QID}', '') AS query) "
+    f"FROM (SELECT * FROM system.query_log_raw WHERE match(query, '{_QID}'))"
+)
+
+
+def querylog_marker(query_id: str, marker: str) -> str:
+    """The comment a statement runs behind: the client's query id (empty for the endpoint's
+    own statements, which the view leaves out) and the marker that finds it to cancel it."""
+    return f"/* qid:{quote(query_id, safe='')} k:{marker} */ "
+
 
 QUERY_LOG_FILE = "query_log.jsonl"
 _MAX_QUERY_CHARS = 2000
@@ -60,6 +83,7 @@ class QueryLog:
             "query": query[:_MAX_QUERY_CHARS],
             **extra,
         }
+        entry["query"] = _text(entry["query"])
         line = json.dumps(entry, ensure_ascii=False, default=str) + "\n"
         with self._lock:
             if self._file.closed:
@@ -73,3 +97,8 @@ class QueryLog:
     def close(self) -> None:
         with self._lock:
             self._file.close()
+
+
+def _text(sql: str) -> str:
+    """SQL as printable text (bytes that are not UTF-8 shown as U+FFFD)."""
+    return sql.encode("utf-8", "surrogateescape").decode("utf-8", "replace")

@@ -22,11 +22,14 @@ class InsertPump(threading.Thread):
 
     _END: Any = object()
 
-    def __init__(self, conn: Any, sql: str, settings: dict[str, str] | None) -> None:
+    def __init__(
+        self, conn: Any, sql: str, settings: dict[str, str] | None, query_id: str | None = None
+    ) -> None:
         super().__init__(name="native-insert", daemon=True)
         self.conn = conn
         self.sql = sql
         self.settings = settings
+        self.query_id = query_id
         self.queue: queue.Queue[Any] = queue.Queue(maxsize=64)
         self.error: BaseException | None = None
         self.stats: Any = None
@@ -35,7 +38,9 @@ class InsertPump(threading.Thread):
     def run(self) -> None:
         try:
             chunks = self._chunks()
-            self.stats = self.conn.insert(self.sql, "Native", chunks, settings=self.settings)
+            self.stats = self.conn.insert(
+                self.sql, "Native", chunks, settings=self.settings, query_id=self.query_id
+            )
         except BaseException as exc:  # handed to the receiving thread
             self.error = exc
         finally:
@@ -86,11 +91,14 @@ class ResultPump(threading.Thread):
     ("blocks", [block, ...], (rows_read, bytes_read)), then ("end", stats, None)
     or ("error", exception, None)."""
 
-    def __init__(self, conn: Any, sql: str, settings: dict[str, str] | None) -> None:
+    def __init__(
+        self, conn: Any, sql: str, settings: dict[str, str] | None, query_id: str | None = None
+    ) -> None:
         super().__init__(name="native-query", daemon=True)
         self.conn = conn
         self.sql = sql
         self.settings = settings
+        self.query_id = query_id
         self.queue: queue.Queue[tuple[str, Any, Any]] = queue.Queue(maxsize=4)
         self._abandon = threading.Event()
         self._done = threading.Event()
@@ -98,7 +106,9 @@ class ResultPump(threading.Thread):
     def run(self) -> None:
         stream = None
         try:
-            stream = self.conn.stream(self.sql, "Native", settings=self.settings)
+            stream = self.conn.stream(
+                self.sql, "Native", settings=self.settings, query_id=self.query_id
+            )
             seen_rows = 0
             for chunk in stream:
                 stats = stream.stats

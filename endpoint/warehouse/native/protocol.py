@@ -110,7 +110,7 @@ def read_query(reader: SocketReader, revision: int) -> Query:
         settings[name] = reader.string()
     stage = reader.varint()
     compression = reader.varint()
-    query = reader.string()
+    query = reader.sql()
     return Query(
         query_id=query_id,
         query=query,

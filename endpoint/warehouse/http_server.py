@@ -30,6 +30,8 @@ import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
+import h11
+
 from warehouse import compression, httpio, sqltext
 from warehouse.auth import Auth
 from warehouse.engine import ClickHouseError, Engine, EngineConnection, QueryStats
@@ -236,7 +238,7 @@ class HttpServer:
             return self._execute(req, q, handler, conn, body)
 
     def _body(self, req: httpio.Request, handler: _Handler) -> Iterator[bytes]:
-        raw = httpio.body_chunks(req, handler.rfile, handler.request)
+        raw = handler.http.body()
         encoding = req.headers.get("content-encoding", "")
         try:
             return _checked(compression.decompressing(encoding, raw))
@@ -263,17 +265,20 @@ class HttpServer:
                     httpio.coalesce(data),
                     settings=q.settings,
                     database=q.database,
+                    query_id=q.query_id,
                 )
                 self._log(q, stats, None)
                 headers = self._headers(q, stats, q.default_format)
                 headers.append(("Content-Length", "0"))
-                httpio.send_all(handler.request, [httpio.head_bytes(200, headers)])
-                return req.keep_alive
+                handler.http.respond(200, headers)
+                return True
             if not sql.strip():
                 raise ClickHouseError.make(62, "SYNTAX_ERROR", "Empty query")
             fmt = sqltext.output_format(sql) or q.default_format
             with self.watcher.watching(handler.request, conn.cancel):
-                stream = conn.stream(sql, q.default_format, q.settings, q.params, q.database)
+                stream = conn.stream(
+                    sql, q.default_format, q.settings, q.params, q.database, q.query_id
+                )
                 try:
                     return self._respond(req, q, handler, stream, fmt)
                 finally:
@@ -297,7 +302,7 @@ class HttpServer:
                 data = itertools.chain([(tail + "\n").encode()], body) if tail else body
                 return head, query_param, data
             rest = _read_all(body)
-            sql = query_param + ("\n" + rest.decode("utf-8", "replace") if rest else "")
+            sql = query_param + ("\n" + rest.decode("utf-8", "surrogateescape") if rest else "")
             return None, sql, iter(())
         # statement in the body: read until the INSERT head is complete (or the body ends)
         buf = bytearray()
@@ -314,7 +319,7 @@ class HttpServer:
                 break
             head = sqltext.find_insert(text, complete=False)
             if head is not None:
-                statement = head.statement.encode("latin-1").decode("utf-8", "replace")
+                statement = _sql(head.statement.encode("latin-1"))
                 rest = bytes(buf[head.data_offset :])
                 data = itertools.chain([rest], chunks) if rest else chunks
                 return (
@@ -326,10 +331,10 @@ class HttpServer:
             buf += _read_all(chunks, MAX_QUERY_BYTES - len(buf))
         head = sqltext.find_insert(buf.decode("latin-1"))
         if head is not None:  # e.g. a small INSERT … VALUES
-            statement = head.statement.encode("latin-1").decode("utf-8", "replace")
+            statement = _sql(head.statement.encode("latin-1"))
             data = iter([bytes(buf[head.data_offset :])])
             return sqltext.InsertHead(statement, head.fmt, 0), statement, data
-        return None, bytes(buf).decode("utf-8", "replace"), iter(())
+        return None, _sql(bytes(buf)), iter(())
 
     def _respond(
         self,
@@ -339,7 +344,7 @@ class HttpServer:
         stream: Iterator[bytes],
         fmt: str,
     ) -> bool:
-        sock = handler.request
+        http = handler.http
         first = next(stream, None)  # errors before any output become HTTP errors
         second = next(stream, None) if first is not None else None
         stats: QueryStats = stream.stats  # type: ignore[attr-defined]
@@ -352,8 +357,8 @@ class HttpServer:
                 headers.append(("Content-Encoding", q.encoding))
             headers.append(("Content-Length", str(len(body))))
             self._log(q, stats, None)
-            httpio.send_all(sock, [httpio.head_bytes(200, headers), body])
-            return req.keep_alive
+            http.respond(200, headers, b"" if req.method == "HEAD" else body)
+            return True
         tag = secrets.token_hex(8)
         headers = self._headers(q, stats, fmt)
         headers.append(("X-ClickHouse-Exception-Tag", tag))
@@ -362,14 +367,14 @@ class HttpServer:
         if q.encoding:
             comp = compression.compressor(q.encoding)
             headers.append(("Content-Encoding", q.encoding))
-        buffers = [httpio.head_bytes(200, headers)]
+        buffers = http.head(200, headers)
         error: ClickHouseError | None = None
         try:
             for data in itertools.chain([first, second], stream):
                 out = comp.compress(data) if comp else data
                 if out:
-                    buffers.extend(httpio.chunk_frame(out))
-                    httpio.send_all(sock, buffers)
+                    buffers.extend(http.chunk(out))
+                    http.send(buffers)
                     buffers = []
         except ClickHouseError as exc:
             error = exc
@@ -391,15 +396,15 @@ class HttpServer:
             if comp:
                 block = comp.compress(block) + comp.flush()
             with contextlib.suppress(OSError):
-                httpio.send_all(sock, [*buffers, *httpio.chunk_frame(block)])
+                http.send([*buffers, *http.chunk(block)])
             return False  # no terminating chunk: the body is visibly incomplete
         tail = comp.flush() if comp else b""
         if tail:
-            buffers.extend(httpio.chunk_frame(tail))
-        buffers.append(b"0\r\n\r\n")
+            buffers.extend(http.chunk(tail))
+        buffers.extend(http.end())
         self._log(q, stats, None)
-        httpio.send_all(sock, buffers)
-        return req.keep_alive
+        http.send(buffers)
+        return True
 
     # -- responses ----------------------------------------------------------------------------
 
@@ -429,18 +434,17 @@ class HttpServer:
         headers = [
             ("Content-Type", "text/plain; charset=UTF-8"),
             ("Content-Length", str(len(body))),
-            ("Connection", "Keep-Alive" if req.keep_alive else "close"),
+            ("Connection", "Keep-Alive"),
         ]
-        payload = b"" if req.method == "HEAD" else body
-        httpio.send_all(handler.request, [httpio.head_bytes(status, headers), payload])
-        return req.keep_alive and req.body_consumed_or_empty()
+        handler.http.respond(status, headers, b"" if req.method == "HEAD" else body)
+        return True
 
     def _error(
         self, handler: _Handler, req: httpio.Request, exc: ClickHouseError, q: _Query | None
     ) -> bool:
         body = (exc.message.rstrip("\n") + "\n").encode()
         status = 403 if exc.code in (192, 193, 194, 516) else 500
-        keep = req.keep_alive and req.body_consumed_or_empty()
+        keep = handler.http.request_finished
         headers = [
             ("Content-Type", "text/plain; charset=UTF-8"),
             ("X-ClickHouse-Exception-Code", str(exc.code)),
@@ -451,8 +455,8 @@ class HttpServer:
         ]
         if q is not None:
             headers.insert(2, ("X-ClickHouse-Query-Id", q.query_id))
-        with contextlib.suppress(OSError):
-            httpio.send_all(handler.request, [httpio.head_bytes(status, headers), body])
+        with contextlib.suppress(OSError, h11.LocalProtocolError):
+            handler.http.respond(status, headers, body)
         return keep
 
     def _log(self, q: _Query, stats: QueryStats, error: ClickHouseError | None) -> None:
@@ -475,6 +479,11 @@ class HttpServer:
             error_code=error.code if error else 0,
             error=error.message if error else None,
         )
+
+
+def _sql(data: bytes) -> str:
+    """SQL text from request bytes; bytes that are not UTF-8 survive (engine.wire)."""
+    return data.decode("utf-8", "surrogateescape")
 
 
 def _checked(chunks: Iterator[bytes]) -> Iterator[bytes]:
@@ -512,7 +521,7 @@ class _Handler(socketserver.BaseRequestHandler):
 
     def setup(self) -> None:
         self.request.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        self.rfile = self.request.makefile("rb", buffering=httpio.READ_SIZE)
+        self.http = httpio.HttpConnection(self.request)
 
     def handle(self) -> None:
         app: HttpServer = self.server.app  # type: ignore[attr-defined]
@@ -520,25 +529,14 @@ class _Handler(socketserver.BaseRequestHandler):
         while True:
             sock.settimeout(KEEP_ALIVE_TIMEOUT)
             try:
-                req = httpio.read_request(self.rfile)
+                req = self.http.read_request()
             except (TimeoutError, OSError, httpio.ClientGoneError):
                 return
             except httpio.BadRequestError as exc:
                 body = f"Code: 1000. DB::Exception: Bad HTTP request: {exc}. (BAD_REQUEST)\n"
-                with contextlib.suppress(OSError):
-                    httpio.send_all(
-                        sock,
-                        [
-                            httpio.head_bytes(
-                                400,
-                                [
-                                    ("Content-Length", str(len(body))),
-                                    ("Connection", "close"),
-                                ],
-                            ),
-                            body.encode(),
-                        ],
-                    )
+                headers = [("Content-Length", str(len(body))), ("Connection", "close")]
+                with contextlib.suppress(OSError, h11.LocalProtocolError):
+                    self.http.respond(400, headers, body.encode())
                 return
             if req is None:
                 return
@@ -556,11 +554,9 @@ class _Handler(socketserver.BaseRequestHandler):
                 err = ClickHouseError.make(1001, "STD_EXCEPTION", f"Internal error: {exc!r}")
                 app._error(self, req, err, None)
                 return
-            if not keep:
+            if not keep or not self.http.reusable():
                 return
 
     def finish(self) -> None:
         with contextlib.suppress(OSError):
             self.request.shutdown(socket.SHUT_RDWR)  # wakes a body read still waiting
-        with contextlib.suppress(OSError):
-            self.rfile.close()
