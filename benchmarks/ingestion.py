@@ -184,9 +184,9 @@ def main() -> None:
         CLICKHOUSE_SECURE="false",
     )
     try:
-        from warehouse.client import get_client
+        from core.clickhouse import clickhouse_client
 
-        client = get_client()
+        client = clickhouse_client()
         client.command("CREATE DATABASE IF NOT EXISTS raw")
         landing_1y = _landing(1)
         # this 2-core machine is shared: take the best of a few runs of each side

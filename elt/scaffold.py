@@ -12,9 +12,8 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Any
 
-import typer
 import yaml
 
 from core.identifiers import validate_identifier
@@ -23,7 +22,6 @@ from ingestion import dbt_sources
 from ingestion.schema import (
     INGESTED_AT,
     Column,
-    SchemaErrors,
     TableSpec,
     load_schemas,
     schemas_dir_default,
@@ -145,11 +143,6 @@ def default_project_dir() -> Path:
     return settings().project.dbt_project_dir
 
 
-def regenerate_dbt_sources(specs: list[TableSpec], project_dir: Path) -> list[Path]:
-    """Rewrite `_<source>__sources.yml` from the schema YAMLs (files that changed)."""
-    return dbt_sources.write(specs, project_dir)
-
-
 def scaffold_dbt(
     source: str,
     table: str,
@@ -189,28 +182,5 @@ def scaffold_dbt(
         path.write_text(text)
         written.append(path)
     if regenerate_sources:
-        written += regenerate_dbt_sources(specs, project_dir)
+        written += dbt_sources.write(specs, project_dir)  # the files that changed
     return written
-
-
-def scaffold_dbt_command(
-    source: Annotated[str, typer.Argument(help="Source name (folder under ingestion/schemas)")],
-    table: Annotated[str, typer.Argument(help="Table name (its YAML file name)")],
-    schemas_dir: Annotated[
-        Path | None, typer.Option("--schemas-dir", help="Folder of <source>/<table>.yml")
-    ] = None,
-    dbt_dir: Annotated[Path | None, typer.Option("--dbt-dir", help="dbt project dir")] = None,
-    force: Annotated[bool, typer.Option("--force", help="Overwrite the staging model")] = False,
-) -> None:
-    """Scaffold the staging model (SQL + YAML) of a table and regenerate its dbt sources."""
-    try:
-        written = scaffold_dbt(
-            source, table, schemas_dir=schemas_dir, project_dir=dbt_dir, overwrite=force
-        )
-    except (LookupError, ValueError, SchemaErrors) as exc:
-        typer.echo(str(exc), err=True)
-        raise typer.Exit(code=1) from None
-    for path in written:
-        typer.echo(f"wrote {path}")
-    if not written:
-        typer.echo("nothing to write: the staging model exists (use --force to overwrite)")

@@ -9,7 +9,7 @@ from typing import Annotated
 
 import typer
 
-from elt.scaffold import scaffold_dbt, scaffold_dbt_command
+from elt.scaffold import scaffold_dbt
 from ingestion import dbt_sources
 from ingestion.infer import write_draft
 from ingestion.schema import (
@@ -145,4 +145,25 @@ def load_command(
     typer.echo(json.dumps(result.summary()))
 
 
-schema_app.command("scaffold-dbt")(scaffold_dbt_command)
+@schema_app.command("scaffold-dbt")
+def scaffold_dbt_command(
+    source: Annotated[str, typer.Argument(help="Source name (folder under ingestion/schemas)")],
+    table: Annotated[str, typer.Argument(help="Table name (its YAML file name)")],
+    schemas_dir: Annotated[
+        Path | None, typer.Option("--schemas-dir", help="Folder of <source>/<table>.yml")
+    ] = None,
+    dbt_dir: Annotated[Path | None, typer.Option("--dbt-dir", help="dbt project dir")] = None,
+    force: Annotated[bool, typer.Option("--force", help="Overwrite the staging model")] = False,
+) -> None:
+    """Scaffold the staging model (SQL + YAML) of a table and regenerate its dbt sources."""
+    try:
+        written = scaffold_dbt(
+            source, table, schemas_dir=schemas_dir, project_dir=dbt_dir, overwrite=force
+        )
+    except (LookupError, ValueError, SchemaErrors) as exc:
+        typer.echo(str(exc), err=True)
+        raise typer.Exit(code=1) from None
+    for path in written:
+        typer.echo(f"wrote {path}")
+    if not written:
+        typer.echo("nothing to write: the staging model exists (use --force to overwrite)")

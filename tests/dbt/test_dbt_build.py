@@ -55,9 +55,9 @@ def jafgen_cache() -> None:
 
 @pytest.fixture(scope="module")
 def client(warehouse: Any) -> Any:
-    from warehouse.client import get_client
+    from core.clickhouse import clickhouse_client
 
-    return get_client()
+    return clickhouse_client()
 
 
 @pytest.fixture(scope="module")

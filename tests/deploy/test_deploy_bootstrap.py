@@ -141,9 +141,9 @@ def test_bootstrap_on_the_local_endpoint(warehouse, rendered, rendered_cluster) 
     by the embedded engine (recorded), and every statement of both variants parses."""
     from clickhouse_connect.driver.exceptions import DatabaseError
 
-    from warehouse.client import get_client
+    from core.clickhouse import clickhouse_client
 
-    client = get_client()
+    client = clickhouse_client()
     outcomes: dict[str, int] = {}
     for statement in rendered:
         try:

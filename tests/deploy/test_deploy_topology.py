@@ -204,7 +204,7 @@ def test_run_through_webserver_daemon_and_code_server(topology, dagster_postgres
     from dagster_graphql import DagsterGraphQLClient, DagsterGraphQLClientError
     from sqlalchemy import create_engine, text
 
-    from warehouse.client import get_client
+    from core.clickhouse import clickhouse_client
 
     logs = topology["logs"]
     client = DagsterGraphQLClient("127.0.0.1", port_number=topology["web_port"], timeout=60)
@@ -269,7 +269,7 @@ def test_run_through_webserver_daemon_and_code_server(topology, dagster_postgres
     # the step's stdout/stderr went to the configured compute-log directory
     assert any((topology["storage"] / "compute_logs").rglob("*"))
     # and the run really loaded ClickHouse
-    loaded = get_client().command(
+    loaded = clickhouse_client().command(
         f"SELECT count() FROM {TOPOLOGY_RAW_DB}.jaffle_shop___stores FINAL"
     )
     assert int(loaded) == 3

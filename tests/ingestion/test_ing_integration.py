@@ -31,9 +31,9 @@ TABLES = ["customers", "items", "orders", "products", "stores", "supplies", "twe
 
 @pytest.fixture
 def ch(warehouse):
-    from warehouse.client import get_client
+    from core.clickhouse import clickhouse_client
 
-    client = get_client()
+    client = clickhouse_client()
     yield client
     client.close()
 

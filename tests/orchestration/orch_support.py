@@ -21,9 +21,9 @@ def csv_rows_by_day(landing_dir: Path, table: str) -> dict[str, int]:
 
 def query(sql: str) -> list[tuple]:
     """Rows of a query on the configured warehouse (CLICKHOUSE_*)."""
-    from warehouse.client import get_client
+    from core.clickhouse import clickhouse_client
 
-    client = get_client()
+    client = clickhouse_client()
     try:
         return list(client.query(sql).result_rows)
     finally:
