@@ -51,9 +51,9 @@ def run_assets(
 
 
 def command(sql: str, parameters: dict[str, Any] | None = None) -> None:
-    from warehouse.client import get_client
+    from core.clickhouse import clickhouse_client
 
-    client = get_client()
+    client = clickhouse_client()
     try:
         client.command(sql, parameters=parameters)
     finally:
