@@ -14,7 +14,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 import dagster as dg
-from pydantic import Field
+from pydantic import Field, field_validator
 
 from orchestration.defs.clickhouse import Relation, _human_bytes
 from orchestration.defs.maintenance.state import PartitionState, TableState
@@ -37,6 +37,16 @@ class MaintenanceConfig(dg.Config):
     now: str | None = Field(
         None, description="Reference time of the retention (ISO 8601, UTC); default: now."
     )
+
+    @field_validator("now")
+    @classmethod
+    def _iso_time(cls, value: str | None) -> str | None:
+        if value is not None:
+            try:
+                dt.datetime.fromisoformat(value)
+            except ValueError:
+                raise ValueError(f"now: {value!r} is not an ISO 8601 time") from None
+        return value
 
 
 @dataclass(frozen=True)
