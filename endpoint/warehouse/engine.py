@@ -171,7 +171,7 @@ def _quote(value: str) -> str:
     return "'" + value.replace("\\", "\\\\").replace("'", "\\'") + "'"
 
 
-def _ident(name: str) -> str:
+def quote_ident(name: str) -> str:
     return "`" + name.replace("\\", "\\\\").replace("`", "\\`") + "`"
 
 
@@ -501,7 +501,7 @@ class EngineConnection:
         self._reconcile_settings(wanted)
         target_db = database or self._base_database
         if target_db != self._database:
-            self._run(f"USE {_ident(target_db)}")
+            self._run(f"USE {quote_ident(target_db)}")
             self._database = target_db
         self._call = call
         self._marker = uuid.uuid4().hex

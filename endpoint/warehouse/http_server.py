@@ -32,9 +32,10 @@ from dataclasses import dataclass, field
 
 import h11
 
-from warehouse import compression, httpio, sqltext
+from warehouse import compression, external, httpio, multipart_form, sqltext
 from warehouse.auth import Auth
 from warehouse.engine import ClickHouseError, Engine, EngineConnection, QueryStats
+from warehouse.native.statements import returns_rows
 from warehouse.querylog import QueryLog
 from warehouse.sessions import SessionManager
 from warehouse.watcher import DisconnectWatcher
@@ -170,13 +171,29 @@ class HttpServer:
         if req.method not in ("GET", "POST"):
             return self._simple(handler, req, 405, b"Only GET and POST are supported.\n")
         q = None
+        form = None
         try:
-            q = self._parse(req, handler)
-            return self._run(req, q, handler)
+            q = self._parse(req, handler)  # authenticated before any body is read
+            if multipart_form.is_form(req.headers.get("content-type", "")):
+                form = self._read_form(req, handler)
+                req.params = {**form.fields, **req.params}  # form fields are parameters too
+                q = self._parse(req, handler)
+            return self._run(req, q, handler, form)
         except ClickHouseError as exc:
             if q is not None:
                 self._log(q, QueryStats(), exc)
             return self._error(handler, req, exc, q)
+        finally:
+            if form is not None:
+                form.close()
+
+    def _read_form(self, req: httpio.Request, handler: _Handler) -> multipart_form.Form:
+        try:
+            return multipart_form.read(
+                req.headers["content-type"], self._body(req, handler), self.engine.spool_dir
+            )
+        except multipart_form.MalformedFormError as exc:
+            raise httpio.BadRequestError(f"malformed multipart/form-data body: {exc}") from None
 
     def _parse(self, req: httpio.Request, handler: _Handler) -> _Query:
         h, p = req.headers, req.params
@@ -223,18 +240,17 @@ class HttpServer:
             client=f"{handler.client_address[0]}:{handler.client_address[1]}",
         )
 
-    def _run(self, req: httpio.Request, q: _Query, handler: _Handler) -> bool:
-        if req.headers.get("content-type", "").lower().startswith("multipart/form-data"):
-            raise ClickHouseError.make(
-                48,
-                "NOT_IMPLEMENTED",
-                "External data (multipart/form-data requests) is not supported by this endpoint",
-            )
-        body = self._body(req, handler)
-        if q.session_id:
-            with self.sessions.acquire(q.session_id, q.session_timeout, q.session_check) as conn:
-                return self._execute(req, q, handler, conn, body)
-        with self.engine.pooled() as conn:
+    def _run(
+        self, req: httpio.Request, q: _Query, handler: _Handler, form: multipart_form.Form | None
+    ) -> bool:
+        body = iter(()) if form is not None else self._body(req, handler)
+        tables = form.tables(req.params) if form is not None else []
+        connection = (
+            self.sessions.acquire(q.session_id, q.session_timeout, q.session_check)
+            if q.session_id
+            else self.engine.pooled()
+        )
+        with connection as conn, external.loaded(conn, tables):
             return self._execute(req, q, handler, conn, body)
 
     def _body(self, req: httpio.Request, handler: _Handler) -> Iterator[bytes]:
@@ -257,6 +273,10 @@ class HttpServer:
             self._active.add(conn)
         try:
             insert, sql, data = self._split(req, body)
+            if insert is not None and q.params and insert.fmt == "Values":
+                # `{name:Type}` in the rows: the engine binds parameters in whole statements only
+                rows = _read_all(data).decode("utf-8", "surrogateescape")
+                insert, sql = None, f"{insert.statement} VALUES {rows}"
             q.sql_for_log = sql
             if insert is not None:
                 stats = conn.insert(
@@ -268,13 +288,14 @@ class HttpServer:
                     query_id=q.query_id,
                 )
                 self._log(q, stats, None)
-                headers = self._headers(q, stats, q.default_format)
+                headers = self._headers(q, stats, None)
                 headers.append(("Content-Length", "0"))
                 handler.http.respond(200, headers)
                 return True
             if not sql.strip():
                 raise ClickHouseError.make(62, "SYNTAX_ERROR", "Empty query")
-            fmt = sqltext.output_format(sql) or q.default_format
+            # a statement without a result set is answered without X-ClickHouse-Format
+            fmt = (sqltext.output_format(sql) or q.default_format) if returns_rows(sql) else None
             with self.watcher.watching(handler.request, conn.cancel):
                 stream = conn.stream(
                     sql, q.default_format, q.settings, q.params, q.database, q.query_id
@@ -342,7 +363,7 @@ class HttpServer:
         q: _Query,
         handler: _Handler,
         stream: Iterator[bytes],
-        fmt: str,
+        fmt: str | None,
     ) -> bool:
         http = handler.http
         first = next(stream, None)  # errors before any output become HTTP errors
@@ -408,7 +429,8 @@ class HttpServer:
 
     # -- responses ----------------------------------------------------------------------------
 
-    def _headers(self, q: _Query, stats: QueryStats, fmt: str) -> list[tuple[str, str]]:
+    def _headers(self, q: _Query, stats: QueryStats, fmt: str | None) -> list[tuple[str, str]]:
+        """What clickhouse-server sends with a result (`fmt`) or after a statement without one."""
         summary = {
             "read_rows": str(stats.rows_read),
             "read_bytes": str(stats.bytes_read),
@@ -419,16 +441,19 @@ class HttpServer:
             "result_bytes": str(stats.result_bytes or stats.bytes_written),
             "elapsed_ns": str(int((time.monotonic() - q.started) * 1e9)),
         }
-        return [
-            ("Content-Type", _CONTENT_TYPES.get(fmt.lower(), "application/octet-stream")),
+        content_type = _CONTENT_TYPES.get(fmt.lower(), "application/octet-stream") if fmt else None
+        headers = [
+            ("Content-Type", content_type or "text/plain; charset=UTF-8"),
             ("X-ClickHouse-Server-Display-Name", self.display_name),
             ("X-ClickHouse-Query-Id", q.query_id),
-            ("X-ClickHouse-Format", fmt),
             ("X-ClickHouse-Timezone", "UTC"),
             ("X-ClickHouse-Summary", json.dumps(summary, separators=(",", ":"))),
             ("Connection", "Keep-Alive"),
             ("Keep-Alive", f"timeout={KEEP_ALIVE_TIMEOUT}"),
         ]
+        if fmt:
+            headers.insert(3, ("X-ClickHouse-Format", fmt))
+        return headers
 
     def _simple(self, handler: _Handler, req: httpio.Request, status: int, body: bytes) -> bool:
         headers = [

@@ -93,7 +93,9 @@ class EndpointServer:
         tcp_port = None
         if cfg.tcp_port is not None:
             try:
-                self.native = NativeServer(self.engine, cfg.host, cfg.tcp_port, auth.check)
+                self.native = NativeServer(
+                    self.engine, cfg.host, cfg.tcp_port, auth.check, http_port=self.http.port
+                )
                 self.native.start()
             except OSError as exc:
                 self.close()

@@ -12,7 +12,6 @@ from warehouse.engine import ClickHouseError, Engine, EngineConnection
 
 DEFAULT_TIMEOUT = 60.0
 MAX_TIMEOUT = 3600.0
-LOCK_WAIT = 10.0  # a real server fails at once; waiting a little is friendlier to clients
 
 
 @dataclass
@@ -50,7 +49,7 @@ class SessionManager:
                     )
                 session = Session(self._engine.connect(), timeout or DEFAULT_TIMEOUT)
                 self._sessions[session_id] = session
-        if not session.lock.acquire(timeout=LOCK_WAIT):
+        if not session.lock.acquire(blocking=False):  # as a real server: fail at once
             raise ClickHouseError.make(
                 373, "SESSION_IS_LOCKED", f"Session {session_id} is locked by a concurrent client"
             )

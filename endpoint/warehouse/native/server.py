@@ -37,12 +37,14 @@ class NativeServer:
         port: int = 0,
         auth: AuthCheck | None = None,
         display_name: str = "chdb-local",
+        http_port: int | None = None,
     ) -> None:
         self.engine = engine
         self.host = host
         self._requested_port = port
         self.auth = auth
         self.display_name = display_name
+        self.http_port = http_port  # named in the reply to an HTTP request on this port
         self.timezone = "UTC"
         self.version = (0, 0, 0)
         self.stopping = False

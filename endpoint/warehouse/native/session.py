@@ -21,7 +21,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from warehouse import external as external_data
 from warehouse.engine import ClickHouseError
+from warehouse.external import ExternalTable
 from warehouse.native import protocol as proto
 from warehouse.native.blocks import (
     BLOCK_INFO,
@@ -64,6 +66,8 @@ POLL_SECONDS = 0.05
 # result packets are collected up to this size (or until the engine has nothing ready)
 SEND_BATCH_BYTES = 1 << 20
 MAX_IOV = 512  # buffers per sendmsg (the kernel's IOV_MAX is 1024)
+# first byte of GET / POST: the server's TCPHandler answers these with a plain-text hint
+_HTTP_METHOD_STARTS = (ord("G"), ord("P"))
 
 _ERROR_NAMES = {
     UNSUPPORTED_METHOD: "UNSUPPORTED_METHOD",
@@ -162,6 +166,9 @@ class Session:
 
     def _handshake(self) -> bool:
         packet_type = self.reader.varint()
+        if packet_type in _HTTP_METHOD_STARTS:  # an HTTP request: answer as the server does
+            self._send(self._wrong_port_reply())
+            return False
         if packet_type != proto.Client.HELLO:
             raise ProtocolError(f"expected Hello, got packet type {packet_type}")
         hello = proto.read_hello(self.reader)
@@ -194,6 +201,15 @@ class Session:
                 return False
         self._send(proto.hello(self.server.version, self.server.timezone, self.server.display_name))
         return True
+
+    def _wrong_port_reply(self) -> bytes:
+        """clickhouse-server's plain-text reply to HTTP on the native port."""
+        http_port = self.server.http_port or 8123
+        return (
+            "HTTP/1.0 400 Bad Request\r\n\r\n"
+            f"Port {self.server.port} is for clickhouse-client program.\r\n"
+            f"You must use port {http_port} for HTTP.\r\n"
+        ).encode()
 
     def _serve(self) -> None:
         reader = self.reader
@@ -263,25 +279,17 @@ class Session:
                 return tables
             tables.append(packet)
 
-    def _create_external_tables(self, packets: list[DataPacket]) -> list[str]:
-        """Load external tables as temporary tables of this session; return their names."""
-        created: list[str] = []
+    def _external_tables(self, packets: list[DataPacket]) -> list[ExternalTable]:
+        """The external-table blocks as tables of this query (blocks of one name append)."""
+        tables = []
         for packet in packets:
-            name = packet.table or "_data"
-            columns = packet.names_and_types or []
-            names = ", ".join(_ident(n) for n, _ in columns)
-            if name not in created:
-                ddl = ", ".join(f"{_ident(n)} {t}" for n, t in columns)
-                self.conn.query(f"CREATE TEMPORARY TABLE {_ident(name)} ({ddl})", "Native")
-                created.append(name)
-            if packet.rows:
-                self.conn.insert(f"INSERT INTO {_ident(name)} ({names})", "Native", [packet.body])
-        return created
-
-    def _drop_external_tables(self, names: list[str]) -> None:
-        for name in names:
-            with contextlib.suppress(ClickHouseError):
-                self.conn.query(f"DROP TEMPORARY TABLE IF EXISTS {_ident(name)}", "Native")
+            columns = ", ".join(f"{_ident(n)} {t}" for n, t in packet.names_and_types or [])
+            tables.append(
+                ExternalTable(
+                    packet.table or "_data", columns, "Native", [packet.body], bool(packet.rows)
+                )
+            )
+        return tables
 
     # -- queries ------------------------------------------------------------------------------
 
@@ -297,7 +305,7 @@ class Session:
             if external:
                 try:
                     with self._query_lock:
-                        created = self._create_external_tables(external)
+                        created = external_data.create(self.conn, self._external_tables(external))
                 except ClickHouseError as exc:
                     self._finish_with_error(exc, record)
                     return
@@ -309,7 +317,7 @@ class Session:
         finally:
             if created:
                 with self._query_lock:
-                    self._drop_external_tables(created)
+                    external_data.drop(self.conn, created)
             self._log(query, time.monotonic() - started, record)
 
     def _log(self, query: proto.Query, duration: float, record: dict[str, Any]) -> None:
