@@ -3,9 +3,12 @@ temporary data directory, CLICKHOUSE_* pointing every client at it."""
 
 from __future__ import annotations
 
+import asyncio
 import uuid
-from collections.abc import Iterator
+from collections.abc import Awaitable, Callable, Iterator
+from typing import Any
 
+import clickhouse_connect
 import pytest
 
 from warehouse.client import get_client
@@ -20,6 +23,26 @@ def warehouse(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerInfo]:
         for key, value in client_environment(info).items():
             env.setenv(key, value)
         yield info
+
+
+@pytest.fixture
+def run_async(warehouse) -> Callable[[Callable[[Any], Awaitable[Any]]], Any]:
+    """`run_async(work)`: the result of `await work(client)` with a clickhouse-connect async
+    client on the session's endpoint."""
+
+    def run(work: Callable[[Any], Awaitable[Any]]) -> Any:
+        async def main() -> Any:
+            client = await clickhouse_connect.create_async_client(
+                host=warehouse.host, port=warehouse.http_port
+            )
+            try:
+                return await work(client)
+            finally:
+                await client.close()
+
+        return asyncio.run(main())
+
+    return run
 
 
 @pytest.fixture

@@ -4,7 +4,6 @@ session locks, parameters in INSERT … VALUES, the native port's reply to HTTP.
 
 from __future__ import annotations
 
-import asyncio
 import threading
 import time
 import urllib.error
@@ -21,19 +20,6 @@ from clickhouse_driver import Client
 pytestmark = pytest.mark.integration
 
 LARGE = "x" * 10_000  # bound parameters this long go as multipart form fields
-
-
-def _async(warehouse, work) -> Any:
-    async def main() -> Any:
-        client = await clickhouse_connect.get_async_client(
-            host=warehouse.host, port=warehouse.http_port
-        )
-        try:
-            return await work(client)
-        finally:
-            await client.close()
-
-    return asyncio.run(main())
 
 
 def _csv_ids() -> ExternalData:
@@ -101,17 +87,17 @@ def test_external_data_in_a_session_leaves_the_session_clean(warehouse) -> None:
         client.close()
 
 
-def test_external_data_async(warehouse) -> None:
+def test_external_data_async(run_async, warehouse) -> None:
     async def work(client) -> Any:
         result = await client.query(
             "SELECT sum(id), groupArray(s) FROM ids", external_data=_csv_ids()
         )
         return result.result_rows
 
-    assert _async(warehouse, work) == [(6, ["a", "b", "c"])]
+    assert run_async(work) == [(6, ["a", "b", "c"])]
 
 
-def test_large_parameters_go_as_form_fields(ch, warehouse) -> None:
+def test_large_parameters_go_as_form_fields(run_async, ch, warehouse) -> None:
     assert ch.query("SELECT length({p:String})", parameters={"p": LARGE}).result_rows == [(10_000,)]
     with_data = ch.query(
         "SELECT count() FROM ids WHERE s != {p:String}",
@@ -124,7 +110,7 @@ def test_large_parameters_go_as_form_fields(ch, warehouse) -> None:
         result = await client.query("SELECT length({p:String})", parameters={"p": LARGE})
         return result.result_rows
 
-    assert _async(warehouse, work) == [(10_000,)]
+    assert run_async(work) == [(10_000,)]
 
 
 def test_forced_form_encoding(warehouse) -> None:
@@ -205,7 +191,7 @@ def test_a_busy_session_fails_at_once_with_session_is_locked(warehouse) -> None:
         second.close()
 
 
-def test_insert_values_keeps_parameters(ch, warehouse, db: str) -> None:
+def test_insert_values_keeps_parameters(run_async, ch, warehouse, db: str) -> None:
     ch.command(f"CREATE TABLE {db}.p (a UInt8, s String) ENGINE = MergeTree ORDER BY a")
     ch.command(
         f"INSERT INTO {db}.p VALUES ({{a:UInt8}}, {{s:String}})", parameters={"a": 7, "s": "q"}
@@ -216,7 +202,7 @@ def test_insert_values_keeps_parameters(ch, warehouse, db: str) -> None:
             f"INSERT INTO {db}.p VALUES ({{a:UInt8}}, {{s:String}})", parameters={"a": 8, "s": "r"}
         )
 
-    _async(warehouse, work)
+    run_async(work)
     assert ch.query(f"SELECT a, s FROM {db}.p ORDER BY a").result_rows == [(7, "q"), (8, "r")]
 
 

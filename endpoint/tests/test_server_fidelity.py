@@ -4,7 +4,6 @@ multi-statement requests refused whole, system.query_log under the clients' quer
 
 from __future__ import annotations
 
-import asyncio
 import io
 import urllib.parse
 import urllib.request
@@ -12,7 +11,6 @@ import uuid
 from collections.abc import Iterator
 from typing import Any
 
-import clickhouse_connect
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
@@ -26,21 +24,6 @@ from dbt_common.exceptions import DbtDatabaseError
 pytestmark = pytest.mark.integration
 
 NOT_UTF8 = b"ab\xff\xfe"  # a real server: hex() = 6162FFFE
-
-
-def _async(warehouse, work) -> Any:
-    """Run `await work(client)` with a clickhouse-connect async client."""
-
-    async def main() -> Any:
-        client = await clickhouse_connect.create_async_client(
-            host=warehouse.host, port=warehouse.http_port
-        )
-        try:
-            return await work(client)
-        finally:
-            await client.close()
-
-    return asyncio.run(main())
 
 
 @pytest.fixture
@@ -69,7 +52,7 @@ def _exists(ch, db: str, table: str) -> bool:
 # -- 1. SQL bytes reach the engine exactly as sent ------------------------------------------
 
 
-def test_sql_bytes_in_the_body_are_kept(ch, warehouse) -> None:
+def test_sql_bytes_in_the_body_are_kept(run_async, ch, warehouse) -> None:
     # `data` goes in the request body, after the URL's query and a newline
     assert ch.command("SELECT hex(", data=b"'" + NOT_UTF8 + b"')") == "6162FFFE"
     # clickhouse-connect's binary parameters splice raw bytes into the SQL ($name$ heredoc)
@@ -79,7 +62,7 @@ def test_sql_bytes_in_the_body_are_kept(ch, warehouse) -> None:
     async def work(client) -> Any:
         return await client.command("SELECT hex(", data=b"'" + NOT_UTF8 + b"')")
 
-    assert _async(warehouse, work) == "6162FFFE"
+    assert run_async(work) == "6162FFFE"
 
 
 def test_sql_bytes_in_the_url_are_kept(warehouse) -> None:
@@ -121,7 +104,7 @@ def _assert_refused(text: str) -> None:
     assert "SYNTAX_ERROR" in text and "nosuchfn" in text  # where it failed
 
 
-def test_multi_statements_refused_by_clickhouse_connect(ch, warehouse, db: str) -> None:
+def test_multi_statements_refused_by_clickhouse_connect(run_async, ch, warehouse, db: str) -> None:
     with pytest.raises(DatabaseError) as err:
         ch.command(TWO.format(db=db, t="sync"))
     _assert_refused(str(err.value))
@@ -134,7 +117,7 @@ def test_multi_statements_refused_by_clickhouse_connect(ch, warehouse, db: str) 
         await client.command(TWO.format(db=db, t="async"))
 
     with pytest.raises(DatabaseError) as err:
-        _async(warehouse, work)
+        run_async(work)
     _assert_refused(str(err.value))
     assert not _exists(ch, db, "sync") and not _exists(ch, db, "async")
     # one statement with trailing semicolons and comments is one statement
