@@ -233,3 +233,66 @@ def test_native_external_tables_still_work(warehouse) -> None:
         assert client.execute("SELECT count() FROM system.tables WHERE is_temporary") == [(0,)]
     finally:
         client.disconnect()
+
+
+# -- 4. client_protocol_version: Native output as a server writes it for that revision -------
+
+TOKYO = "Asia/Tokyo"
+
+
+@pytest.fixture
+def tz_table(ch, db: str) -> str:
+    """100 000 rows, a String column ahead of the DateTime('tz') one (several Native blocks)."""
+    ch.command(
+        f"CREATE TABLE {db}.tz (id UInt32, s String, t DateTime('{TOKYO}'), u DateTime) "
+        "ENGINE = MergeTree ORDER BY id"
+    )
+    ch.command(
+        f"INSERT INTO {db}.tz SELECT number, repeat('x', number % 7), "
+        "toDateTime('2024-01-01 00:00:00', 'UTC') + number, toDateTime(0, 'UTC') "
+        "FROM numbers(100000)"
+    )
+    return f"{db}.tz"
+
+
+def test_clickhouse_connect_gets_the_columns_timezone(ch, run_async, tz_table: str) -> None:
+    assert ch.protocol_version == 54405  # its probe saw BlockInfo: it sends client_protocol_version
+    rows = ch.query(f"SELECT s, t, u FROM {tz_table} ORDER BY id").result_rows
+    assert len(rows) == 100_000
+    first, last = rows[0][1], rows[-1][1]
+    assert str(first.tzinfo) == TOKYO and first.hour == 9  # 00:00 UTC shown in Tokyo
+    assert str(last.tzinfo) == TOKYO
+    assert last.timestamp() == first.timestamp() + 99_999
+    assert rows[0][2].tzinfo is None  # a DateTime without a timezone stays without one
+
+    async def work(client) -> Any:
+        result = await client.query(f"SELECT t FROM {tz_table} ORDER BY id LIMIT 1")
+        return client.protocol_version, result.result_rows[0][0]
+
+    version, value = run_async(work)
+    assert version == 54405
+    assert str(value.tzinfo) == TOKYO and value.hour == 9
+
+
+def test_clickhouse_driver_gets_the_columns_timezone(warehouse, tz_table: str) -> None:
+    client = Client(warehouse.host, port=warehouse.tcp_port)
+    try:
+        rows, types = client.execute(
+            f"SELECT s, t, u FROM {tz_table} ORDER BY id", with_column_types=True
+        )
+        assert types == [("s", "String"), ("t", f"DateTime('{TOKYO}')"), ("u", "DateTime")]
+        assert len(rows) == 100_000
+        assert str(rows[0][1].tzinfo) == TOKYO and rows[0][1].hour == 9
+        assert rows[-1][1].timestamp() == rows[0][1].timestamp() + 99_999
+    finally:
+        client.disconnect()
+
+
+def test_native_over_http_follows_client_protocol_version(warehouse) -> None:
+    sql = f"SELECT toDateTime(0, '{TOKYO}') AS t FORMAT Native".encode()
+    with _post(warehouse, sql) as resp:
+        assert resp.read() == b"\x01\x01\x01t\x08DateTime\x00\x00\x00\x00"  # revision 0
+    with _post(warehouse, sql, "?client_protocol_version=54405") as resp:
+        label = f"DateTime('{TOKYO}')".encode()
+        block_info = b"\x01\x00\x02\xff\xff\xff\xff\x00"
+        assert resp.read() == block_info + b"\x01\x01\x01t" + bytes([len(label)]) + label + bytes(4)

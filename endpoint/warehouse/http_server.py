@@ -35,7 +35,9 @@ import h11
 from warehouse import compression, external, httpio, multipart_form, sqltext
 from warehouse.auth import Auth
 from warehouse.engine import ClickHouseError, Engine, EngineConnection, QueryStats
-from warehouse.native.statements import returns_rows
+from warehouse.native import protocol as proto
+from warehouse.native.revision import NativeStream
+from warehouse.native.statements import first_keyword, returns_rows
 from warehouse.querylog import QueryLog
 from warehouse.sessions import SessionManager
 from warehouse.watcher import DisconnectWatcher
@@ -103,6 +105,7 @@ class _Query:
     session_check: bool
     encoding: str | None  # response compression
     client: str
+    protocol_version: int = 0  # client_protocol_version: how Native output is written
     started: float = field(default_factory=time.monotonic)
     sql_for_log: str = ""
 
@@ -219,6 +222,12 @@ class HttpServer:
         settings = {k: v for k, v in p.items() if k not in _RESERVED and not k.startswith("param_")}
         if req.method == "GET":  # as clickhouse-server: GET implies readonly
             settings.setdefault("readonly", "2")
+        try:
+            protocol_version = min(int(p.get("client_protocol_version") or 0), proto.REVISION)
+        except ValueError:
+            raise ClickHouseError.make(
+                72, "CANNOT_PARSE_NUMBER", "Invalid client_protocol_version"
+            ) from None
         timeout = p.get("session_timeout")
         try:
             session_timeout = float(timeout) if timeout else None
@@ -238,6 +247,7 @@ class HttpServer:
             session_check=p.get("session_check") in ("1", "true"),
             encoding=encoding,
             client=f"{handler.client_address[0]}:{handler.client_address[1]}",
+            protocol_version=protocol_version,
         )
 
     def _run(
@@ -300,6 +310,10 @@ class HttpServer:
                 stream = conn.stream(
                     sql, q.default_format, q.settings, q.params, q.database, q.query_id
                 )
+                if q.protocol_version and fmt and fmt.lower() == "native":
+                    stream = NativeStream(
+                        stream, q.protocol_version, lambda: self._describe(sql, q, conn.database)
+                    )
                 try:
                     return self._respond(req, q, handler, stream, fmt)
                 finally:
@@ -426,6 +440,24 @@ class HttpServer:
         self._log(q, stats, None)
         http.send(buffers)
         return True
+
+    def _describe(self, sql: str, q: _Query, database: str) -> list[tuple[str, str]] | None:
+        """The result columns of a SELECT as the engine types them (the request's connection
+        is busy streaming: a pooled one answers)."""
+        if first_keyword(sql) not in ("SELECT", "WITH", "("):
+            return None
+        try:
+            with self.engine.pooled() as other:
+                result = other.query(
+                    f"DESCRIBE TABLE ({sqltext.without_format(sql)})",
+                    "JSONCompact",
+                    q.settings,
+                    q.params,
+                    database,
+                )
+        except ClickHouseError:
+            return None
+        return [(row[0], row[1]) for row in json.loads(result.data)["data"]]
 
     # -- responses ----------------------------------------------------------------------------
 

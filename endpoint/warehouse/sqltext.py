@@ -123,20 +123,34 @@ def second_statement(text: str) -> int | None:
     return None
 
 
-def output_format(text: str) -> str | None:
-    """The format named by a top-level `FORMAT X` clause of a query, if any."""
+def _format_clause(text: str) -> tuple[int, int, str] | None:
+    """(start, end, format name) of the last top-level `FORMAT X` clause, if any."""
     found = None
     depth = 0
     tokens = _tokens(text)
-    for kind, value, _, _ in tokens:
+    for kind, value, begin, _ in tokens:
         if kind == "punct":
             depth += value == "("
             depth -= value == ")"
         elif kind == "word" and depth == 0 and value.upper() == "FORMAT":
             name = next(tokens, None)
             if name is not None and name[0] == "word":
-                found = name[1]
+                found = (begin, name[3], name[1])
     return found
+
+
+def output_format(text: str) -> str | None:
+    """The format named by a top-level `FORMAT X` clause of a query, if any."""
+    clause = _format_clause(text)
+    return clause[2] if clause else None
+
+
+def without_format(text: str) -> str:
+    """The query without its top-level `FORMAT X` clause (and trailing semicolons)."""
+    clause = _format_clause(text)
+    if clause is not None:
+        text = text[: clause[0]] + text[clause[1] :]
+    return text.strip().rstrip(";").strip()
 
 
 def is_insert_head(prefix: str) -> bool:

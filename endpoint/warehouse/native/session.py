@@ -36,6 +36,7 @@ from warehouse.native.blocks import (
 )
 from warehouse.native.compression import FRAME_SIZE, FrameSource, compress_frames
 from warehouse.native.pumps import InsertPump, ResultPump
+from warehouse.native.revision import BARE, Labels
 from warehouse.native.statements import InsertTarget, first_keyword, parse_insert, returns_rows
 from warehouse.native.wire import (
     BytesSource,
@@ -353,6 +354,7 @@ class Session:
             out: list[Any] = []  # packets not sent yet: small results go out in one write
             pending = 0
             header_sent = False
+            labels: Labels | None = None
             blocks = 0
             seen_read = seen_bytes = 0
             heartbeat = time.monotonic() + HEARTBEAT_SECONDS
@@ -376,9 +378,13 @@ class Session:
                     rows_read, bytes_read = snapshot
                     for block in payload:
                         if not header_sent:
-                            header = header_block(self._header_of(block, query))
+                            columns = self._header_of(block, query)
+                            labels = self._timezone_labels(columns, query)
+                            header = header_block(labels.header() if labels else columns)
                             out += self._block_parts(header, compressed)
                             header_sent = True
+                        if labels is not None:
+                            block = labels.apply(block)
                         progress = proto.progress(rows_read - seen_read, bytes_read - seen_bytes)
                         seen_read, seen_bytes = rows_read, bytes_read
                         out += self._block_parts(block, compressed, before=progress)
@@ -563,6 +569,16 @@ class Session:
             if columns is None:
                 raise
             return columns
+
+    def _timezone_labels(self, columns: list[tuple[str, str]], query: proto.Query) -> Labels | None:
+        """The `DateTime('tz')` labels chDB left off this result's columns (this client's
+        revision keeps them), from DESCRIBE on a pooled connection (this one is streaming)."""
+        if not any(type_name == BARE for _, type_name in columns):
+            return None
+        if first_keyword(query.query) not in ("SELECT", "WITH", "("):
+            return None
+        with self.server.engine.pooled() as other:
+            return Labels.of(columns, self._describe_result(other, query))
 
     def _empty_result_header(self, query: proto.Query) -> list[tuple[str, str]] | None:
         """Column names and types of a result that had no rows (chDB writes no bytes)."""
