@@ -202,3 +202,10 @@ def test_query_log_shows_projections(ch, db: str) -> None:
         parameters={"qid": qid},
     ).result_rows
     assert rows == [([f"{db}.pr.by_b"],)]
+
+
+def test_dbt_gets_the_columns_timezone(dbt_client) -> None:
+    # both drivers' clients tell the column's timezone from the type label the server sends
+    rows = dbt_client.query("SELECT toDateTime(0, 'Asia/Tokyo') AS t").result_set
+    assert str(rows[0][0].tzinfo) == "Asia/Tokyo"
+    assert rows[0][0].hour == 9 and rows[0][0].timestamp() == 0
