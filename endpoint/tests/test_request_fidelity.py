@@ -264,6 +264,10 @@ def test_clickhouse_connect_gets_the_columns_timezone(ch, run_async, tz_table: s
     assert str(last.tzinfo) == TOKYO
     assert last.timestamp() == first.timestamp() + 99_999
     assert rows[0][2].tzinfo is None  # a DateTime without a timezone stays without one
+    # behind a column type the endpoint cannot walk (JSON) the label is still found
+    behind = ch.query(f"SELECT '{{\"a\":1}}'::JSON AS j, toDateTime(0, '{TOKYO}') AS t")
+    assert behind.result_rows[0][0] == {"a": 1}
+    assert str(behind.result_rows[0][1].tzinfo) == TOKYO
 
     async def work(client) -> Any:
         result = await client.query(f"SELECT t FROM {tz_table} ORDER BY id LIMIT 1")

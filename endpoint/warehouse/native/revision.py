@@ -13,7 +13,8 @@ it in the server's timezone. A server answering a newer client (the native proto
 
 Where a label goes is found without walking the column data: the column's header bytes
 (name, `DateTime`) are searched for and accepted only where the next column's header (or the
-block's end) follows its data; where no such place is found the block is walked."""
+block's end) follows its data; where no such place is found the block is walked (and the
+column left unlabelled if a type on the way cannot be walked)."""
 
 from __future__ import annotations
 
@@ -21,7 +22,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from warehouse.native.blocks import BLOCK_INFO, scan_block, skipper
+from warehouse.native.blocks import BLOCK_INFO, UnsupportedTypeError, skipper
 from warehouse.native.pumps import split_blocks
 from warehouse.native.wire import BytesSource, read_str, read_varint, string
 
@@ -69,7 +70,10 @@ class Labels:
         rows, pos = read_varint(src, pos)
         parts, done = [], 0
         for index in sorted(self.types):
-            at = self._find(data, index, rows, pos)
+            try:
+                at = self._find(data, index, rows, pos)
+            except UnsupportedTypeError:  # not found, and a column on the way we cannot walk
+                continue
             parts += [data[done:at], string(self.types[index])]
             done = at + len(_BARE_TYPE)
             pos = done + _DATETIME_SIZE * rows
@@ -92,7 +96,7 @@ class Labels:
             ):
                 return at + len(name)
             at = data.find(name + _BARE_TYPE, at + 1)
-        return _walk_to_type(data, index, rows)
+        return _walk_to_type(data, index, rows)  # raises UnsupportedTypeError for unknown types
 
 
 def _walk_to_type(data: bytes, index: int, rows: int) -> int:
@@ -134,15 +138,25 @@ class NativeStream:
     def __next__(self) -> bytes:
         chunk = next(self._stream)
         rows = self.stats.result_rows
-        blocks = split_blocks(chunk, rows - self._rows)
+        try:
+            blocks = split_blocks(chunk, rows - self._rows)
+        except UnsupportedTypeError:  # a type we cannot walk: chDB's chunk is one block
+            blocks = [chunk]
         self._rows = rows
         if self._first and blocks:
             self._first = False
             if self._revision >= REVISION_WITH_TIMEZONE and may_need_labels(blocks[0]):
-                columns = scan_block(BytesSource(bytes(blocks[0])), 0).columns
-                if any(t == BARE for _, t in columns):
-                    self._labels = Labels.of(columns, self._describe())
+                self._labels = self._find_labels()
         labels = self._labels
         return b"".join(
             BLOCK_INFO + (labels.apply(block) if labels else bytes(block)) for block in blocks
         )
+
+    def _find_labels(self) -> Labels | None:
+        """From the engine's description: chDB emits the same names and types, except for
+        `DateTime('tz')`, emitted as `DateTime`."""
+        described = self._describe()
+        if not described:
+            return None
+        emitted = [(n, BARE if t.startswith(BARE + "(") else t) for n, t in described]
+        return Labels.of(emitted, described)
