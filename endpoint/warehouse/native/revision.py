@@ -22,9 +22,9 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from warehouse.native.blocks import BLOCK_INFO, UnsupportedTypeError, skipper
+from warehouse.native.blocks import BLOCK_INFO, FixedSkip, UnsupportedTypeError, skipper
 from warehouse.native.pumps import split_blocks
-from warehouse.native.wire import BytesSource, read_str, read_varint, string
+from warehouse.native.wire import BytesSource, read_str, read_varint, string, varint
 
 Describe = Callable[[], "list[tuple[str, str]] | None"]
 
@@ -43,6 +43,11 @@ def may_need_labels(block: bytes | memoryview) -> bool:
 class Labels:
     columns: list[tuple[str, str]]  # as chDB emits them
     types: dict[int, str]  # column index -> the type to label it with
+
+    def __post_init__(self) -> None:
+        # per column: its header bytes, and its bytes per row if fixed-width (else None)
+        self._heads = [string(n) + string(t) for n, t in self.columns]
+        self._widths = [_fixed_width(t) for _, t in self.columns]
 
     @classmethod
     def of(
@@ -64,39 +69,71 @@ class Labels:
 
     def apply(self, block: bytes | memoryview) -> bytes:
         """The block (Native, without BlockInfo) with the labels in its header."""
-        data = bytes(block)
+        return b"".join(self.pieces(block))
+
+    def pieces(self, block: bytes | memoryview) -> list[bytes | memoryview]:
+        """The relabelled block as buffers (views of `block` and the new type strings)."""
+        data = block if isinstance(block, bytes) else bytes(block)
+        view = memoryview(data)
         src = BytesSource(data)
         _, pos = read_varint(src, 0)
         rows, pos = read_varint(src, pos)
-        parts, done = [], 0
+        parts: list[bytes | memoryview] = []
+        done = 0
         for index in sorted(self.types):
             try:
                 at = self._find(data, index, rows, pos)
             except UnsupportedTypeError:  # not found, and a column on the way we cannot walk
                 continue
-            parts += [data[done:at], string(self.types[index])]
+            parts += [view[done:at], string(self.types[index])]
             done = at + len(_BARE_TYPE)
             pos = done + _DATETIME_SIZE * rows
-        parts.append(data[done:])
-        return b"".join(parts)
+        parts.append(view[done:])
+        return parts
 
     def _find(self, data: bytes, index: int, rows: int, start: int) -> int:
-        """Position of column `index`'s type string."""
+        """Position of column `index`'s type string: counted from the block's start or end
+        when only fixed-width columns are in between, else searched for, else walked to."""
         name = string(self.columns[index][0])
-        after = len(name) + len(_BARE_TYPE) + _DATETIME_SIZE * rows
-        if index + 1 < len(self.columns):
-            following = string(self.columns[index + 1][0]) + string(self.columns[index + 1][1])
-        else:
-            following = b""
-        at = data.find(name + _BARE_TYPE, start)
+        target = name + _BARE_TYPE
+        exact = self._counted(index, rows, len(data), start)
+        if exact is not None and data.startswith(target, exact - len(name)):
+            return exact
+        after = len(target) + _DATETIME_SIZE * rows
+        following = self._heads[index + 1] if index + 1 < len(self.columns) else b""
+        at = data.find(target, start)
         while at >= 0:
             end = at + after
-            if (following and data.startswith(following, end)) or (
-                not following and end == len(data)
-            ):
+            if data.startswith(following, end) if following else end == len(data):
                 return at + len(name)
-            at = data.find(name + _BARE_TYPE, at + 1)
+            at = data.find(target, at + 1)
         return _walk_to_type(data, index, rows)  # raises UnsupportedTypeError for unknown types
+
+    def _counted(self, index: int, rows: int, size: int, start: int) -> int | None:
+        after = self._span(index + 1, len(self.columns), rows)
+        if after is not None:  # fixed-width columns only behind it: count back from the end
+            return size - after - _DATETIME_SIZE * rows - len(_BARE_TYPE)
+        before = self._span(0, index, rows)
+        if before is not None and start == len(varint(len(self.columns))) + len(varint(rows)):
+            return start + before + len(string(self.columns[index][0]))
+        return None
+
+    def _span(self, first: int, end: int, rows: int) -> int | None:
+        """Bytes taken by columns first..end-1 (headers and data) if all are fixed-width."""
+        total = 0
+        for head, width in zip(self._heads[first:end], self._widths[first:end], strict=True):
+            if width is None:
+                return None
+            total += len(head) + width * rows
+        return total
+
+
+def _fixed_width(type_name: str) -> int | None:
+    try:
+        walker = skipper(type_name)
+    except UnsupportedTypeError:
+        return None
+    return walker.size if isinstance(walker, FixedSkip) else None
 
 
 def _walk_to_type(data: bytes, index: int, rows: int) -> int:

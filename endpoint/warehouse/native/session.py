@@ -383,11 +383,10 @@ class Session:
                             header = header_block(labels.header() if labels else columns)
                             out += self._block_parts(header, compressed)
                             header_sent = True
-                        if labels is not None:
-                            block = labels.apply(block)
                         progress = proto.progress(rows_read - seen_read, bytes_read - seen_bytes)
                         seen_read, seen_bytes = rows_read, bytes_read
-                        out += self._block_parts(block, compressed, before=progress)
+                        body = labels.pieces(block) if labels is not None else [block]
+                        out += self._block_parts(body, compressed, before=progress)
                         pending += len(block)
                         blocks += 1
                     if pending >= SEND_BATCH_BYTES or pump.queue.empty():
@@ -640,14 +639,19 @@ class Session:
     # -- sending ------------------------------------------------------------------------------
 
     def _block_parts(
-        self, block: bytes | memoryview, compressed: bool, before: bytes = b""
+        self,
+        block: bytes | memoryview | list[bytes | memoryview],
+        compressed: bool,
+        before: bytes = b"",
     ) -> list[Any]:
-        """Buffers of a Data packet carrying `block` (a Native block without BlockInfo)."""
+        """Buffers of a Data packet carrying `block` (a Native block without BlockInfo, or
+        the buffers it is made of)."""
+        pieces = block if isinstance(block, list) else [block]
         if compressed:
             parts: list[Any] = [before + proto.DATA_PREFIX]
-            compress_frames(BLOCK_INFO + bytes(block), parts)
+            compress_frames(b"".join([BLOCK_INFO, *pieces]), parts)
             return parts
-        return [before + proto.DATA_PREFIX + BLOCK_INFO, block]
+        return [before + proto.DATA_PREFIX + BLOCK_INFO, *pieces]
 
     def _send_block(self, block: bytes | memoryview, compressed: bool) -> None:
         self._send_parts(self._block_parts(block, compressed))
