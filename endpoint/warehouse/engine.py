@@ -133,6 +133,7 @@ class _Call:
     sticky: bool = False
     ignored: list[str] = field(default_factory=list)
     killed: bool = False  # cancel() was called while it ran
+    progress: dict[str, int] | None = None  # the engine's own cumulative progress, if reported
 
 
 @dataclass
@@ -212,15 +213,25 @@ class QueryStream:
         self.stats.result_bytes += size
         self.stats.rows_read += result.storage_rows_read() or result.rows_read()
         self.stats.bytes_read += result.storage_bytes_read() or result.bytes_read()
+        self._count_progress()
         self._chunks += 1
         if self._stitch_arrow:
             return _arrow_part(result.bytes(), first=self._chunks == 1)
         return result.bytes()
 
+    def _count_progress(self) -> None:
+        """Per-chunk read counts lose what the engine read while no chunk was fetched (a
+        slow client); its progress callback's cumulative count does not (kept monotonic)."""
+        progress = self._call.progress
+        if progress:
+            self.stats.rows_read = max(self.stats.rows_read, progress.get("read_rows", 0))
+            self.stats.bytes_read = max(self.stats.bytes_read, progress.get("read_bytes", 0))
+
     def _finish(self) -> None:
         if self._done:
             return
         self._done = True
+        self._count_progress()
         self.stats.elapsed = time.monotonic() - self._started
         self._conn._end(self._call)
 
@@ -261,6 +272,13 @@ class EngineConnection:
         self._applied: dict[str, str] = {}  # per-query settings currently in force
         self.closed = False
         self.dirty = False  # ran SET/USE/CREATE TEMPORARY: session state differs from fresh
+        self._raw.set_progress_callback(self._on_progress)
+
+    def _on_progress(self, progress: dict[str, int]) -> None:
+        """Called by the engine (its own threads) with the running statement's progress."""
+        call = self._call
+        if call is not None:
+            call.progress = progress
 
     # -- public API -------------------------------------------------------------------------
 
