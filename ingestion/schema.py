@@ -63,6 +63,11 @@ class CsvOptions(_Strict):
     skip_rows: int = Field(0, ge=0, description="Lines skipped before the header.")
     null_values: list[str] = Field(default_factory=lambda: [""], description="Read as null.")
     encoding: str = "utf8"
+    newlines_in_values: bool = Field(
+        False,
+        description="Quoted values may span lines. False (default): a value that spans lines is an "
+        "unclosed quote; that row and the lines it swallowed are rejected, one per line.",
+    )
 
 
 class FilesOrigin(_Strict):
@@ -74,6 +79,15 @@ class FilesOrigin(_Strict):
     )
     csv: CsvOptions = Field(default_factory=CsvOptions)
     batch_rows: int = Field(32_768, ge=1_000, le=1_000_000, description="Rows per Arrow batch.")
+    block_size: int | None = Field(
+        None,
+        ge=64 << 10,
+        description="Bytes the reader parses at a time (default: from batch_rows and the file "
+        "size); grows by itself when a row does not fit.",
+    )
+    max_field_bytes: int = Field(
+        16 << 20, ge=1, description="A longer value rejects its row (default 16 MiB)."
+    )
 
     @field_validator("path")
     @classmethod
@@ -225,6 +239,18 @@ class Contract(_Strict):
     new_columns: Literal["evolve", "fail"] = Field(
         "evolve", description="A column not declared here: add it (evolve) or stop the run (fail)."
     )
+    max_rejected_rows: int | None = Field(
+        None, ge=0, description="Fail the run when one file rejects more rows than this."
+    )
+    max_rejected_fraction: float | None = Field(
+        None, ge=0, le=1, description="Fail the run when one file rejects a larger share (0..1)."
+    )
+    late_rows: Literal["load", "reject", "skip"] | None = Field(
+        None,
+        description="Rows not newer than the incremental cursor, in a new or changed file: load "
+        "them as new versions, send them to the rejected rows, or skip them (counted). Default: "
+        "load when the raw table deduplicates (ReplacingMergeTree or merge), else skip.",
+    )
 
 
 class TableYaml(_Strict):
@@ -304,6 +330,11 @@ class TableSpec(TableYaml):
     def staging_model(self) -> str:
         """The dbt staging model reading this table."""
         return f"stg_{self.source}__{self.name}"
+
+    @property
+    def late_rows(self) -> str:
+        """What happens to rows not newer than the cursor (see Contract.late_rows)."""
+        return self.contract.late_rows or ("load" if self.deduplicated else "skip")
 
     @property
     def cursor(self) -> str | None:

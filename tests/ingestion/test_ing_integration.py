@@ -211,7 +211,7 @@ def test_bad_rows_are_counted_and_kept_in_the_rejected_table(ch, tmp_path: Path)
         f"SELECT table_name, row_number, reason, raw_row FROM raw.`{source}____rejected_rows` "
         "FINAL ORDER BY row_number"
     ).result_rows
-    assert [(r[0], r[1]) for r in rejected] == [("customers", 2), ("customers", 3)]
+    assert [(r[0], r[1]) for r in rejected] == [("customers", 3), ("customers", 4)]  # lines
     assert "uuid" in rejected[0][2] and "not-a-uuid" in rejected[0][3]
     assert "null in a non-nullable column" in rejected[1][2]
 
