@@ -650,8 +650,12 @@ def table_resource(
     before_extract: Callable[[TableSpec], None] | None = None,
     replicated: bool = False,
 ) -> DltResource:
-    """The dlt resource of one table, with all its hints."""
+    """The dlt resource of one table, with all its hints.
+
+    Without `stats` (nobody reports the failed files after the load) a file that cannot be read
+    fails the extract, naming it; with `stats` the caller reports them (`run_source`)."""
     run_stats = stats if stats is not None else RunStats()
+    report_failures = stats is None
 
     def rows() -> Iterator[Any]:
         if before_extract is not None:
@@ -662,6 +666,10 @@ def table_resource(
             yield from files_rows(spec, landing_dir, window, table_stats, state)
         else:
             yield from sql_rows(spec, window, table_stats, state)
+        if report_failures and table_stats.failed_files:
+            raise FileReadError(
+                "; ".join(f"{f.file}: {f.error}" for f in table_stats.failed_files)
+            )
 
     contract = "evolve" if spec.contract.new_columns == "evolve" else "freeze"
     resource = dlt.resource(rows, name=spec.name)

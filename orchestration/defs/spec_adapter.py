@@ -110,3 +110,10 @@ def run_kwargs() -> dict[str, Any]:
     from ingestion import destination
 
     return dict(destination.RUN_KWARGS)
+
+
+def committed_metadata(pipeline: Any, source: str, tables: Sequence[str]) -> dict[str, dict]:
+    """Per table: rows and rejected rows the pipeline's last run committed (resumed included)."""
+    from ingestion.pipeline import committed_metadata as committed
+
+    return committed(pipeline, source, list(tables))

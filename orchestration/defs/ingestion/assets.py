@@ -19,6 +19,7 @@ from orchestration.defs.ingestion.run_config import IngestionConfig, limit_rows
 from orchestration.defs.raw_tables import RawTable, by_source
 from orchestration.defs.resources import ClickHouseResource
 from orchestration.defs.spec_adapter import (
+    committed_metadata,
     make_pipeline,
     make_source,
     run_kwargs,
@@ -68,6 +69,7 @@ def _dlt_multi_asset(
     names = [t.name for t in tables]
     name = f"{source}_daily" if partitions_def is not None else source
     relations = {t.key: t.relation for t in tables}
+    table_names = {t.key: t.name for t in tables}
 
     @dlt_assets(
         dlt_source=spec_source,
@@ -115,9 +117,11 @@ def _dlt_multi_asset(
             raise dg.RetryRequested(max_retries=policy.max_retries, seconds_to_wait=delay) from exc
         with clickhouse.get_client() as client:
             stats = fetch_table_stats(client, [relations[r.asset_key] for r in results])
+        # rows this run committed, resumed load packages of an interrupted run included
+        committed = committed_metadata(run_pipeline, source, names)
         for result in results:
             relation = relations[result.asset_key]
-            extra: dict[str, Any] = {}
+            extra: dict[str, Any] = dict(committed.get(table_names[result.asset_key], {}))
             if relation in stats:
                 extra.update(stats[relation].as_metadata(relation))
             loaded = (result.metadata or {}).get("rows_loaded")
