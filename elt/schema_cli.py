@@ -10,6 +10,7 @@ from typing import Annotated
 import typer
 
 from elt.scaffold import scaffold_dbt
+from elt.summary import render_load
 from ingestion import dbt_sources
 from ingestion.infer import write_draft
 from ingestion.schema import (
@@ -138,10 +139,16 @@ def load_command(
 ) -> None:
     """Run the generated dlt source of SOURCE into ClickHouse `raw` (prints a JSON summary)."""
     # dlt takes seconds to import: only the commands that run a pipeline load it
-    from ingestion.pipeline import daily_window, run_source
+    from ingestion.pipeline import FilesFailedError, daily_window, run_source
 
     window = daily_window(dt.date.fromisoformat(day)) if day else None
-    result = run_source(source, landing_dir=landing_dir, window=window, tables=table or None)
+    try:
+        result = run_source(source, landing_dir=landing_dir, window=window, tables=table or None)
+    except FilesFailedError as exc:  # the good files loaded: report them, then fail
+        typer.echo(render_load(source, exc.result.summary(), success=False), err=True)
+        typer.echo(json.dumps(exc.result.summary()))
+        raise typer.Exit(code=1) from None
+    typer.echo(render_load(source, result.summary()), err=True)
     typer.echo(json.dumps(result.summary()))
 
 

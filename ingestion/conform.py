@@ -20,7 +20,6 @@ import pyarrow.compute as pc
 from ingestion.schema import TableSpec
 from ingestion.types import UUID_PATTERN, ColumnType, arrow_type
 
-
 _OFFSET = r"(Z|[+-]\d{2}(:?\d{2})?)$"
 
 

@@ -224,19 +224,39 @@ class CursorFilter:
 
     def late_mask(self, table: pa.Table) -> pa.Array | None:
         """True for the rows not newer than the cursor's value at the start of the run (None:
-        all rows are newer)."""
+        all rows are newer). Rows at that value whose key was loaded at it (the boundary keys)
+        count as not newer."""
         if self.start is None or table.num_rows == 0:
             return None
+        keep = pc.or_(*self._newer_and_new_at_start(table))
+        return None if pc.all(keep).as_py() else pc.invert(keep)
+
+    def drop_reread(self, table: pa.Table) -> tuple[pa.Table, list[int]]:
+        """Without the rows at the start value whose key was loaded at it (a SQL query with
+        `cursor >= start` reads them again by design); also returns their positions."""
+        if self.start is None or not self.boundary or table.num_rows == 0:
+            return table, []
         values = table.column(self.spec.cursor)
-        start = _cursor_scalar(self.start, self.spec, values.type)
+        equal = pc.fill_null(pc.equal(values, self._start(values)), False)
+        if not pc.any(equal).as_py():
+            return table, []
+        _, new_at_start = self._newer_and_new_at_start(table)
+        reread = pc.and_(equal, pc.invert(new_at_start))
+        return table.filter(pc.invert(reread)), pc.indices_nonzero(reread).to_pylist()
+
+    def _start(self, values: Any) -> pa.Scalar:
+        return _cursor_scalar(self.start, self.spec, values.type)
+
+    def _newer_and_new_at_start(self, table: pa.Table) -> tuple[pa.Array, pa.Array]:
+        values = table.column(self.spec.cursor)
+        start = self._start(values)
         newer = pc.fill_null(pc.greater(values, start), False)
         equal = pc.fill_null(pc.equal(values, start), False)
         if self.boundary and pc.any(equal).as_py():
             hashes = pa.array(_key_hashes(table, self.spec.primary_key))
             seen = pc.is_in(hashes, pa.array(sorted(self.boundary)))
             equal = pc.and_(equal, pc.invert(seen))
-        keep = pc.or_(newer, equal)
-        return None if pc.all(keep).as_py() else pc.invert(keep)
+        return newer, equal
 
     def observe(self, table: pa.Table) -> None:
         """Advance the cursor with the rows of `table` (those that are loaded)."""
@@ -372,13 +392,17 @@ def _conformed_batches(
                 stats.count_rejected(origin_name)
             yield _rejected_table(spec, origin_name, result.rejected, at)
         dropped = [r.row - row for r in result.rejected]
-        first = row
+        table, reread = result.table, []
+        if cursor is not None and window is None:
+            table, reread = cursor.drop_reread(table)
 
-        def locate(index: int, first: int = first, dropped: list[int] = dropped) -> tuple[str, int]:
-            return origin_name, first + nth_kept(index, dropped)
+        def locate(
+            index: int, first: int = row, dropped: list[int] = dropped, reread: list[int] = reread
+        ) -> tuple[str, int]:
+            return origin_name, first + nth_kept(nth_kept(index, reread), dropped)
 
         row += size
-        yield from _accepted(result.table, spec, stats, at, window, cursor, locate)
+        yield from _accepted(table, spec, stats, at, window, cursor, locate)
 
 
 def _note_new_columns(stats: TableStats, result: Conformed) -> None:
@@ -667,9 +691,7 @@ def table_resource(
         else:
             yield from sql_rows(spec, window, table_stats, state)
         if report_failures and table_stats.failed_files:
-            raise FileReadError(
-                "; ".join(f"{f.file}: {f.error}" for f in table_stats.failed_files)
-            )
+            raise FileReadError("; ".join(f"{f.file}: {f.error}" for f in table_stats.failed_files))
 
     contract = "evolve" if spec.contract.new_columns == "evolve" else "freeze"
     resource = dlt.resource(rows, name=spec.name)

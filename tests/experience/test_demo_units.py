@@ -11,7 +11,7 @@ import dagster as dg
 from elt.dbt_state import stale_inputs
 from elt.demo import landed_days, stage_name
 from elt.dev import dagster_dev_command, port_is_free
-from elt.summary import TableCount, is_data_table, render_summary, seconds
+from elt.summary import TableCount, is_data_table, render_load, render_summary, seconds
 
 
 def test_landed_days_come_from_the_daily_file_names(tmp_path: Path) -> None:
@@ -120,3 +120,24 @@ def test_replayed_data_ends_the_daily_partitions(tmp_path: Path, monkeypatch) ->
     assert os.environ["ELT_PARTITIONS_END_DATE"] == "2018-09-05"
     monkeypatch.setenv("ELT_PARTITIONS_END_DATE", "2019-01-01")
     assert replay_partitions_end(tmp_path) == "2019-01-01"  # an explicit setting wins
+
+
+def test_load_report_shows_committed_rejected_late_and_failed_files() -> None:
+    text = render_load(
+        "shop",
+        {
+            "rows": {"orders": 202_114, "items": 0},
+            "rejected": {"orders": 3},
+            "late_rows": {"orders": 2},
+            "late_skipped": {},
+            "resumed_packages": ["1733150000.1"],
+            "failed_files": [{"file": "/l/x.csv", "error": "cannot be read", "rows_loaded": 0}],
+        },
+        success=False,
+    )
+    lines = text.splitlines()
+    assert lines[0] == "load shop: FAILED"
+    assert lines[2].split() == ["items", "0", "0", "0"]
+    assert lines[3].split() == ["orders", "202,114", "3", "2"]
+    assert "completed 1 load package(s) an earlier run left unfinished" in text
+    assert "/l/x.csv: cannot be read" in text
