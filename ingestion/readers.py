@@ -185,6 +185,14 @@ def nth_kept(index: int, removed: list[int]) -> int:
         position = moved
 
 
+def _is_utf8(data: bytes) -> bool:
+    try:
+        data.decode("utf-8")
+    except UnicodeDecodeError:
+        return False
+    return True
+
+
 def _bad_utf8(values: pa.Array) -> list[int]:
     bad = []
     for i, value in enumerate(values.cast(pa.binary()).to_pylist()):
@@ -221,6 +229,9 @@ class FileReader:
         self._extra: list[tuple[int, int]] = []  # (record, extra lines) of swallowed lines
         self._parsed = 0  # rows parsed so far
         self._seen_faults: set[int] = set()
+        self._quotes = True  # the file may hold quoted values (unknown: check every batch)
+        self._utf8 = False  # the whole file is known to be valid UTF-8
+        self._lines: int | None = None  # lines of a file read whole
 
     @property
     def faults(self) -> list[RowFault]:
@@ -269,7 +280,7 @@ class FileReader:
         done = self._parsed  # rows parsed before a restart are not yielded again
         seen = 0
         try:
-            for batch in self._open(fs, block):
+            for batch in self._whole_file_checked(self._open(fs, block)):
                 if seen + batch.num_rows <= done:
                     seen += batch.num_rows
                     continue
@@ -290,6 +301,23 @@ class FileReader:
                 raise
             yield from self._jsonl_by_line(fs, skip=self._parsed)
 
+    def _whole_file_checked(self, batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
+        """A CSV file read whole: when its line count equals the records parsed, no value spans
+        lines, so the batches need no line-break check."""
+        if self.origin.format != "csv" or self.ref.size == 0:
+            yield from batches
+            return
+        first = next(batches, None)
+        if first is None or self._lines is None:
+            yield from ([first] if first is not None else [])
+            yield from batches
+            return
+        parsed = [first, *batches]
+        records = self._first - 1 + sum(b.num_rows for b in parsed) + len(self._parser_faults)
+        if records == self._lines:
+            self._quotes = False
+        yield from parsed
+
     def _open(self, fs: Any, block: int) -> Iterator[pa.RecordBatch]:
         origin = self.origin
         if origin.format == "csv":
@@ -308,13 +336,19 @@ class FileReader:
     def _open_csv(self, fs: Any, block: int) -> Iterator[pa.RecordBatch]:
         opts = self.origin.csv
         with fs.open(self.ref.url, "rb") as handle:
-            names = _csv_names(handle, self.origin)
+            # a file that fits one block is read once, and checked whole (fewer Arrow calls
+            # per small file); a larger one streams and is checked batch by batch
+            data = handle.read() if 0 < self.ref.size <= block else None
+            names = _csv_names(io.BytesIO(data) if data is not None else handle, self.origin)
         if not names:
             return
-        self._names = names
+        if data is not None:
+            self._quotes = opts.quote_char.encode() in data
+            self._lines = data.count(b"\n") + (not data.endswith(b"\n"))
+            self._utf8 = opts.encoding.lower().replace("-", "") != "utf8" or _is_utf8(data)
         skip = opts.skip_rows + (1 if opts.header else 0)
         self._first = skip + 1
-        with fs.open(self.ref.url, "rb") as handle:
+        with pa.BufferReader(data) if data is not None else fs.open(self.ref.url, "rb") as handle:
             yield from pa_csv.open_csv(
                 handle,
                 read_options=pa_csv.ReadOptions(
@@ -340,7 +374,7 @@ class FileReader:
             )
 
     def _invalid_row(self, row: Any) -> str:
-        record = row.number + self.origin.csv.skip_rows if row.number is not None else None
+        record = row.number  # pyarrow counts every line read: skipped ones and the header
         if record is None:
             return "error"
         if record not in self._seen_faults:  # a restart with a larger block sees it again
@@ -355,7 +389,8 @@ class FileReader:
         reasons: dict[int, str] = {}
         spans: dict[int, int] = {}
         try:
-            batch.validate(full=True)
+            if not self._utf8:
+                batch.validate(full=True)
         except pa.ArrowInvalid:
             for name, column in zip(batch.schema.names, batch.columns, strict=True):
                 for i in _bad_utf8(column):
@@ -371,7 +406,7 @@ class FileReader:
                             f"column {name!r}: value longer than {limit} bytes "
                             "(files.max_field_bytes)",
                         )
-        if not self.origin.csv.newlines_in_values:
+        if self._quotes and not self.origin.csv.newlines_in_values:  # no quote: no line break
             for name, column in zip(batch.schema.names, batch.columns, strict=True):
                 if pc.any(pc.match_substring(column.cast(pa.binary()), b"\n")).as_py():
                     flags = pc.fill_null(pc.match_substring(column.cast(pa.binary()), b"\n"), False)

@@ -127,6 +127,11 @@ def test_materialize_everything_with_the_cli(stack: dict[str, Any], dagster_home
     assert "customer_id" in {c.name for c in metadata["dagster/column_schema"].schema.columns}
     record = instance.fetch_materializations(CUSTOMERS_KEY, limit=1)
     assert record.records[0].asset_materialization.metadata["dagster/row_count"].value > 0
+    # rows this run committed (counted in the warehouse by load package), rejected rows too
+    committed = record.records[0].asset_materialization.metadata
+    customers = int(query("select count() from raw.jaffle_shop___customers")[0][0])
+    assert committed["rows_committed"].value == customers
+    assert committed["rejected_committed"].value == 0
 
 
 def _truncate_event_tables() -> None:
