@@ -42,6 +42,7 @@ from ingestion.destination import (  # re-exported: the pipeline API in one plac
     make_pipeline,
 )
 from ingestion.generator import FileFailure, RunStats, Window, dlt_source
+from ingestion.layout import literal
 from ingestion.schema import REJECTED_TABLE, TableSpec, load_schemas
 
 __all__ = [
@@ -210,27 +211,27 @@ def committed_rows(
     if not load_ids or not tables:
         return rows, rejected
     database = settings().warehouse.raw_database
+    # one round trip: a count per raw table, and the rejected rows by table
+    parts = [
+        f"SELECT {literal(table)} AS t, 0 AS rejected, count() AS n "
+        f"FROM {qualified(database, f'{source_name}___{table}')} "
+        "WHERE _dlt_load_id IN {ids:Array(String)}"
+        for table in tables
+    ]
+    parts.append(
+        "SELECT table_name AS t, 1 AS rejected, count() AS n "
+        f"FROM {qualified(database, f'{source_name}___{REJECTED_TABLE}')} "
+        "WHERE _dlt_load_id IN {ids:Array(String)} GROUP BY table_name"
+    )
     client = clickhouse_client(loader=True)
     try:
-        for table in tables:
-            rows[table] = int(
-                client.command(
-                    f"SELECT count() FROM {qualified(database, f'{source_name}___{table}')} "
-                    "WHERE _dlt_load_id IN {ids:Array(String)}",
-                    parameters={"ids": load_ids},
-                )
-            )
-        counted = client.query(
-            f"SELECT table_name, count() FROM "
-            f"{qualified(database, f'{source_name}___{REJECTED_TABLE}')} "
-            "WHERE _dlt_load_id IN {ids:Array(String)} GROUP BY table_name",
-            parameters={"ids": load_ids},
-        ).result_rows
+        counted = client.query(" UNION ALL ".join(parts), parameters={"ids": load_ids}).result_rows
     finally:
         client.close()
-    for table, count in counted:
-        if table in rejected:
-            rejected[table] = int(count)
+    for table, is_rejected, count in counted:
+        target = rejected if is_rejected else rows
+        if table in target:
+            target[table] = int(count)
     return rows, rejected
 
 
