@@ -55,11 +55,9 @@ def new_command(
     sample: Annotated[Path, typer.Option("--from", help="Sample CSV / Parquet / JSONL file")],
     schemas_dir: SchemasDir = None,
     force: Annotated[bool, typer.Option(help="Overwrite an existing YAML")] = False,
-    no_dbt: Annotated[bool, typer.Option("--no-dbt", help="Do not scaffold the dbt model")] = False,
-    dbt_dir: Annotated[Path | None, typer.Option("--dbt-dir", help="dbt project dir")] = None,
 ) -> None:
-    """Draft <source>/<table>.yml from a sample file (types inferred; edit before use), then
-    scaffold its dbt staging model and regenerate the dbt sources (unless --no-dbt)."""
+    """Draft <source>/<table>.yml from a sample file (types, key and cursor inferred). Review it,
+    then generate the staging model with `elt schema scaffold-dbt SOURCE TABLE`."""
     if not sample.exists():
         typer.echo(f"sample file {sample} not found", err=True)
         raise typer.Exit(code=2)
@@ -73,13 +71,11 @@ def new_command(
         parse_table_file(target)
     except SchemaError as exc:
         typer.echo(f"wrote {target} (edit needed: {exc})")
-        typer.echo(f"after editing, run `elt schema scaffold-dbt {source} {table}`")
-        return
-    typer.echo(f"wrote {target}")
-    if no_dbt:
-        return
-    for path in scaffold_dbt(source, table, schemas_dir=directory, project_dir=dbt_dir):
-        typer.echo(f"wrote {path}")
+    else:
+        typer.echo(f"wrote {target}")
+    typer.echo(
+        f"review it (types, key, cursor, docs), then run `elt schema scaffold-dbt {source} {table}`"
+    )
 
 
 @schema_app.command("dbt-sources")
@@ -157,13 +153,15 @@ def scaffold_dbt_command(
 ) -> None:
     """Scaffold the staging model (SQL + YAML) of a table and regenerate its dbt sources."""
     try:
-        written = scaffold_dbt(
+        done = scaffold_dbt(
             source, table, schemas_dir=schemas_dir, project_dir=dbt_dir, overwrite=force
         )
     except (LookupError, ValueError, SchemaErrors) as exc:
         typer.echo(str(exc), err=True)
         raise typer.Exit(code=1) from None
-    for path in written:
+    for path in done.written:
         typer.echo(f"wrote {path}")
-    if not written:
-        typer.echo("nothing to write: the staging model exists (use --force to overwrite)")
+    for path in done.kept:
+        typer.echo(f"kept {path}: edited since it was generated (--force overwrites it)")
+    if not done.written and not done.kept:
+        typer.echo("up to date: the staging model matches the schema YAML")

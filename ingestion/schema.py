@@ -131,7 +131,8 @@ class Column(_Strict):
     type: Annotated[str, Field(pattern=TYPE_PATTERN)] = Field(
         ...,
         description="string, integer, int8..int64, uint8..uint64, float, float32, "
-        "decimal(p, s), boolean, date, timestamp(p, tz), uuid, json",
+        "decimal(p, s), boolean, date, timestamp(p, tz), uuid, json, low_cardinality(t), "
+        "enum('a', 'b', ...)",
     )
     nullable: bool | None = Field(None, description="Default true; key columns are never null.")
     description: str = ""

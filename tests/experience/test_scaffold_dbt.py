@@ -73,8 +73,8 @@ def test_dbt_parses_the_model_with_key_tests_on_the_new_source(scaffolded: Proje
     )
     assert parsed.returncode == 0, parsed.stdout + parsed.stderr
     manifest = json.loads((scaffolded.dbt_project_dir / "target" / "manifest.json").read_text())
-    model = manifest["nodes"]["model.jaffle_shop.stg_shop__reviews"]
-    assert model["depends_on"]["nodes"] == ["source.jaffle_shop.shop.reviews"]
+    model = manifest["nodes"]["model.clickhouse_elt.stg_shop__reviews"]
+    assert model["depends_on"]["nodes"] == ["source.clickhouse_elt.shop.reviews"]
     assert model["schema"] == "staging"
     tests = {
         (n["test_metadata"]["name"], n.get("column_name"))
@@ -82,5 +82,5 @@ def test_dbt_parses_the_model_with_key_tests_on_the_new_source(scaffolded: Proje
         if n["resource_type"] == "test" and n.get("attached_node") == model["unique_id"]
     }
     assert {("unique", "id"), ("not_null", "id")} <= tests
-    source = manifest["sources"]["source.jaffle_shop.shop.reviews"]
+    source = manifest["sources"]["source.clickhouse_elt.shop.reviews"]
     assert source["meta"]["dagster"]["asset_key"] == ["raw", "shop", "reviews"]

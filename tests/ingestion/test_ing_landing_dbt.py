@@ -142,7 +142,7 @@ def test_schema_new_infers_a_valid_yaml(tmp_path: Path) -> None:
     spec = parse_table_file(path)
     types = {c.name: c.type for c in spec.columns}
     assert types == {
-        "id": "int64",
+        "id": "int8",
         "customer_name": "string",
         "amount": "float",
         "paid": "boolean",
@@ -163,13 +163,27 @@ def test_schema_new_infers_a_valid_yaml(tmp_path: Path) -> None:
             str(sample),
             "--schemas-dir",
             str(tmp_path / "cli"),
-            "--dbt-dir",
-            str(dbt_dir),
         ],
     )
     assert result.exit_code == 0, result.output
     assert (tmp_path / "cli" / "shop" / "orders.yml").exists()
-    # the dbt staging model is scaffolded and the dbt sources regenerated
+    # only the YAML: the staging model waits for the review
+    assert "elt schema scaffold-dbt shop orders" in result.output
+    assert not dbt_dir.exists()
+    scaffold = runner.invoke(
+        app,
+        [
+            "schema",
+            "scaffold-dbt",
+            "shop",
+            "orders",
+            "--schemas-dir",
+            str(tmp_path / "cli"),
+            "--dbt-dir",
+            str(dbt_dir),
+        ],
+    )
+    assert scaffold.exit_code == 0, scaffold.output
     assert (dbt_dir / "models/staging/shop/stg_shop__orders.sql").exists()
     assert (dbt_dir / "models/staging/shop/_shop__sources.yml").exists()
     again = runner.invoke(
@@ -190,14 +204,28 @@ def test_schema_new_infers_a_valid_yaml(tmp_path: Path) -> None:
 
 def test_infer_parquet_types(tmp_path: Path) -> None:
     path = tmp_path / "s.parquet"
-    pq.write_table(pa.table({"n": pa.array([1], pa.uint16()), "x": pa.array([1.0])}), path)
+    n = pa.array([1, 300], pa.uint32())  # the narrowest type holding the sample
+    pq.write_table(pa.table({"n": n, "x": pa.array([1.0, 2.0])}), path)
     assert "type: uint16" in draft_yaml("s", "t", path)
     assert infer_type(pa.array(["a", None])) == "string"
 
 
 def test_cli_validate_reports_every_bad_file(tmp_path: Path) -> None:
-    ok = runner.invoke(app, ["schema", "validate"])
-    assert ok.exit_code == 0 and "7 table(s)" in ok.output
+    good = tmp_path / "good"
+    write_yaml(
+        good,
+        "s",
+        "a",
+        "name: a\nfiles: {path: a.csv}\ncolumns: [{name: id, type: int8}]\nprimary_key: id\n",
+    )
+    write_yaml(
+        good,
+        "t",
+        "b",
+        "name: b\nfiles: {path: b.csv}\ncolumns: [{name: id, type: int8}]\nprimary_key: id\n",
+    )
+    ok = runner.invoke(app, ["schema", "validate", "--schemas-dir", str(good)])
+    assert ok.exit_code == 0 and "ok: 2 table(s) in 2 source(s)" in ok.output, ok.output
     bad = tmp_path / "schemas"
     write_yaml(
         bad, "s", "a", "name: a\nfiles: {path: a.csv}\ncolumns:\n  - {name: id, type: nope}\n"
