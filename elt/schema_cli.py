@@ -127,7 +127,7 @@ def json_schema_command(
 
 @schema_app.command("load")
 def load_command(
-    source: Annotated[str, typer.Argument(help="Source name, e.g. jaffle_shop")],
+    source: Annotated[str, typer.Argument(help="Source name (a folder of ingestion/schemas)")],
     table: Annotated[list[str] | None, typer.Option("--table", help="Only these tables")] = None,
     landing_dir: Annotated[Path | None, typer.Option("--landing-dir")] = None,
     day: Annotated[str | None, typer.Option("--day", help="Only this day (YYYY-MM-DD)")] = None,
@@ -149,7 +149,9 @@ def scaffold_dbt_command(
         Path | None, typer.Option("--schemas-dir", help="Folder of <source>/<table>.yml")
     ] = None,
     dbt_dir: Annotated[Path | None, typer.Option("--dbt-dir", help="dbt project dir")] = None,
-    force: Annotated[bool, typer.Option("--force", help="Overwrite the staging model")] = False,
+    force: Annotated[
+        bool, typer.Option("--force", help="Overwrite staging files edited since generated")
+    ] = False,
 ) -> None:
     """Scaffold the staging model (SQL + YAML) of a table and regenerate its dbt sources."""
     try:
