@@ -14,11 +14,13 @@ import shutil
 from pathlib import Path
 
 import dagster as dg
+import pytest
 
 from ingestion.schema import load_schemas
 from orchestration.factory import ProjectPaths, build_definitions
 
 EXAMPLE = "jaffle_shop"  # the shipped example source
+FIXTURE_SCHEMAS = Path(__file__).resolve().parents[1] / "fixtures" / "schemas"
 RAW = ["customers", "items", "orders", "products", "stores", "supplies", "tweets"]
 EXAMPLE_KEYS = {
     *(f"raw/jaffle_shop/{t}" for t in RAW),
@@ -230,3 +232,22 @@ def test_no_check_definition_is_split_in_the_job_of_every_asset(
     assert len(check_ops) >= 2 + 7 + 7  # freshness groups, one per raw table and table mart
     split = sorted(n for n in check_ops if n.rsplit("_", 1)[0] in nodes)
     assert split == []
+
+
+def test_a_schema_the_validator_refuses_stops_the_definitions_load(tmp_path: Path) -> None:
+    """The same checks as `elt schema validate`, with file:line, before anything is built."""
+    from ingestion.schema import SchemaErrors
+
+    schemas = tmp_path / "schemas"
+    shutil.copytree(FIXTURE_SCHEMAS, schemas)
+    orders = schemas / "fixture_shop" / "orders.yml"
+    text = orders.read_text()
+    orders.write_text(
+        text.replace("partition_by: toYYYYMM(ordered_at)", "partition_by: toYYYYMM(now())")
+    )
+    line = 1 + text.splitlines().index("  partition_by: toYYYYMM(ordered_at)")
+    with pytest.raises(SchemaErrors) as info:
+        build_definitions(ProjectPaths(schemas_dir=schemas))
+    assert f"{orders}:{line}: clickhouse.partition_by: now() is not deterministic" in str(
+        info.value
+    )
