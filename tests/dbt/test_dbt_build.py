@@ -27,7 +27,7 @@ from dbt_harness import (
     scalar,
 )
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.example]  # the shipped Jaffle Shop example
 
 FIRST_DAY = dt.date(2018, 9, 1)
 UNTIL = dt.date(2018, 9, 14)  # last landed day: two weeks of orders, ~800

@@ -16,7 +16,7 @@ import yaml
 
 from .conftest import make_project
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.example]  # the shipped Jaffle Shop example
 
 SAMPLE = """id,order_id,rating,comment,reviewed_at
 rv-1,o-1,5,Great jaffle,2018-09-01T10:00:00
