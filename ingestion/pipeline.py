@@ -7,8 +7,9 @@
     run_source(source_name, schemas=None, landing_dir=None, window=None, tables=None,
                pipeline=None) -> RunResult(load_info, row_counts, rejected, ...)
         (raises FilesFailedError after loading the good files when some could not be read)
-    committed_rows(source_name, tables, load_ids) / committed_metadata(pipeline, source, tables)
-        -> rows and rejected rows the load packages committed (resumed packages included)
+    committed_metadata(pipeline, source, tables) -> rows and rejected rows the last run's load
+        packages committed (resumed packages included), from their job files
+        (`package_rows`; `committed_rows` counts in the warehouse when the files are gone)
     RUN_KWARGS: keyword arguments for `pipeline.run(...)` (parquet loader files)
 
 Raw tables are created from the spec (`ingestion.ddl`) when a resource starts extracting, so a
@@ -19,11 +20,13 @@ from __future__ import annotations
 
 import datetime as dt
 import threading
+from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import dlt
+import pyarrow.parquet as pq
 from dlt.common.pipeline import LoadInfo
 
 from core.clickhouse import clickhouse_client
@@ -235,12 +238,51 @@ def committed_rows(
     return rows, rejected
 
 
+def package_rows(
+    infos: list[LoadInfo | None], tables: list[str]
+) -> tuple[dict[str, int], dict[str, int]] | None:
+    """Rows per table, and rejected rows per table, in the job files of the load packages that
+    `infos` completed (a job retried after an interruption counts once). None when a job file is
+    gone (dlt deletes them when configured to)."""
+    rows = dict.fromkeys(tables, 0)
+    rejected = dict.fromkeys(tables, 0)
+    for info in infos:
+        for package in info.load_packages if info is not None else []:
+            for job in package.jobs.get("completed_jobs", []):
+                name = job.job_file_info.table_name
+                if job.job_file_info.file_format != "parquet" or (
+                    name not in rows and name != REJECTED_TABLE
+                ):
+                    continue
+                path = Path(job.file_path)
+                if not path.exists():
+                    return None
+                if name in rows:
+                    rows[name] += pq.read_metadata(path).num_rows
+                    continue
+                names = pq.read_table(path, columns=["table_name"]).column(0)
+                for table, count in Counter(names.to_pylist()).items():
+                    if table in rejected:
+                        rejected[table] += count
+    return rows, rejected
+
+
+def _committed(
+    source_name: str, tables: list[str], infos: list[LoadInfo | None]
+) -> tuple[dict[str, int], dict[str, int]]:
+    counted = package_rows(infos, tables)
+    if counted is not None:
+        return counted
+    load_ids = [i for info in infos for i in _load_ids(info)]
+    return committed_rows(source_name, tables, load_ids)
+
+
 def committed_metadata(pipeline: dlt.Pipeline, source_name: str, tables: list[str]) -> dict:
     """Per table: rows and rejected rows committed by the pipeline's last run (resumed load
     packages included), for run reports such as Dagster materialization metadata."""
     trace = pipeline.last_trace
     info = trace.last_load_info if trace else None
-    rows, rejected = committed_rows(source_name, tables, _load_ids(info))
+    rows, rejected = _committed(source_name, tables, [info])
     return {t: {"rows_committed": rows[t], "rejected_committed": rejected[t]} for t in tables}
 
 
@@ -259,20 +301,19 @@ def run_source(
     specs = _select(schemas, source_name, tables)
     pipeline = pipeline or make_pipeline(source_name, window=window)
     prepare_raw_tables(specs)
-    load_ids: list[str] = []
+    infos: list[LoadInfo | None] = []
     resumed: list[str] = []
     if pipeline.has_pending_data:
         # a previous run was interrupted after extract: load what it left first
-        resumed = _load_ids(pipeline.run(**RUN_KWARGS))
-        load_ids += resumed
+        infos.append(pipeline.run(**RUN_KWARGS))
+        resumed = _load_ids(infos[0])
     stats = RunStats()
     source = build_source(
         source_name, schemas, landing_dir, window, tables, stats, prepare_tables=False
     )
     load_info = pipeline.run(source, **RUN_KWARGS)
-    load_ids += _load_ids(load_info)
-    names = [s.name for s in specs]
-    rows, rejected = committed_rows(source_name, names, load_ids)
+    infos.append(load_info)
+    rows, rejected = _committed(source_name, [s.name for s in specs], infos)
     result = RunResult(load_info=load_info, resumed_packages=resumed)
     for spec in specs:
         table_stats = stats.table(spec.name)

@@ -180,10 +180,14 @@ def test_sigkill_mid_load_then_rerun_ends_with_exactly_the_source_rows(
     assert killed and child.returncode == -signal.SIGKILL, "the load finished before the kill"
     assert any(packages.iterdir()), "the interrupted load package is left to finish"
 
-    _run(source, schemas, landing, tmp_path)
+    result = _run(source, schemas, landing, tmp_path)
     for table in TABLES:
         expected = _file_rows(landing, table)
         assert _count(ch, source, table) == expected, table
+        # the report counts the rows of the package this run completed (not rows: 0), each
+        # once even when a job the kill interrupted was loaded again
+        assert result.row_counts[table] == expected, table
+    assert len(result.resumed_packages) == 1
     assert not any(packages.glob("*/new_jobs/*"))
 
 
