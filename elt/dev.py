@@ -7,6 +7,7 @@ Ctrl-C stops Dagster; the endpoint keeps running (it holds the warehouse data fo
 from __future__ import annotations
 
 import contextlib
+import datetime as dt
 import os
 import signal
 import socket
@@ -19,13 +20,8 @@ from pathlib import Path
 import typer
 
 from core.settings import settings
-from elt.demo import (
-    ensure_endpoint,
-    prepare_dagster_home,
-    replay_partitions_end,
-    say,
-    use_project_tools,
-)
+from elt.demo import ensure_endpoint, prepare_dagster_home, replay_partitions_end, say
+from orchestration.defs.transform.project import prepare_manifest
 
 CODE_LOCATION = "orchestration.definitions"
 
@@ -45,6 +41,14 @@ def dagster_dev_command(host: str, port: int) -> list[str]:
     return [dagster, "dev", "-m", CODE_LOCATION, "--host", host, "--port", str(port)]
 
 
+def dagster_env(home: Path, partitions_end: dt.date | None) -> dict[str, str]:
+    """The environment of `dagster dev`: ours plus its instance and the partitions' end."""
+    env = {**os.environ, "DAGSTER_HOME": str(home)}
+    if partitions_end is not None:
+        env["ELT_PARTITIONS_END_DATE"] = partitions_end.isoformat()
+    return env
+
+
 def dev_command(
     port: int = typer.Option(
         3000, "--port", "-p", envvar="ELT_DEV_PORT", min=1, max=65535, help="Dagster UI port."
@@ -55,16 +59,13 @@ def dev_command(
     if not port_is_free(host, port):
         say(f"Port {port} on {host} is in use (another `elt dev`?). Try: elt dev --port {port + 1}")
         raise typer.Exit(code=2)
-    use_project_tools()
     say("==> local ClickHouse endpoint")
     info = ensure_endpoint()
     home = prepare_dagster_home()
     end = replay_partitions_end(Path(settings().paths.landing_dir))
     if end:
         say(f"==> daily partitions end before {end} (the demo data's last day + 1)")
-    from elt.dbt_state import ensure_manifest
-
-    if ensure_manifest():
+    if prepare_manifest():  # once, here: run and step processes only read it
         say("==> dbt manifest re-parsed (dbt parse)")
     url = f"http://{host}:{port}"
     say(f"==> dagster dev: code location {CODE_LOCATION}, DAGSTER_HOME {home}")
@@ -72,7 +73,7 @@ def dev_command(
     # dagster dev runs in a process group of its own: Ctrl-C (or SIGTERM) reaches `elt dev`, which
     # forwards one SIGINT to the whole group (webserver, daemon, code server), then escalates.
     process = subprocess.Popen(
-        dagster_dev_command(host, port), env=os.environ.copy(), start_new_session=True
+        dagster_dev_command(host, port), env=dagster_env(home, end), start_new_session=True
     )
     stop_requested = threading.Event()
 
