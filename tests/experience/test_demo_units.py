@@ -95,10 +95,9 @@ def test_manifest_is_stale_when_a_model_is_newer(tmp_path: Path) -> None:
 
 def test_dev_binds_loopback_and_detects_a_busy_port() -> None:
     command = dagster_dev_command("127.0.0.1", 3123)
+    assert Path(command[0]).name == "dg"
     assert command[1:] == [
         "dev",
-        "-m",
-        "orchestration.definitions",
         "--host",
         "127.0.0.1",
         "--port",
