@@ -12,6 +12,7 @@ from pathlib import Path
 import dagster as dg
 
 from core.settings import settings
+from ingestion.schema import TableSpec
 from orchestration.defs import naming
 from orchestration.defs.alerts.definitions import build_alert_defs
 from orchestration.defs.analytics.common import DATABASE as ANALYTICS_DATABASE
@@ -31,7 +32,7 @@ from orchestration.defs.partitions import daily_partitions
 from orchestration.defs.quality.clickhouse_checks import CheckedTable, build_clickhouse_checks
 from orchestration.defs.quality.clickhouse_checks import replacing_key as dbt_replacing_key
 from orchestration.defs.quality.freshness import build_freshness_checks, build_freshness_sensor
-from orchestration.defs.raw_tables import RawTable, by_source, sort_tables
+from orchestration.defs.raw_tables import RawTable, sort_tables
 from orchestration.defs.resources import build_resources
 from orchestration.defs.spec_adapter import load_specs, raw_tables_from_specs
 from orchestration.defs.transform.assets import build_dbt_assets
@@ -110,7 +111,7 @@ def build_definitions(paths: ProjectPaths | None = None) -> dg.Definitions:
             default_status=sensor_status,
             minimum_interval_seconds=60,
         ),
-        *_landing_sensors(raw_tables, ingest, daily, sensor_status),
+        *_landing_sensors(specs, ingest, daily, sensor_status),
     ]
 
     core = dg.Definitions(
@@ -152,14 +153,15 @@ def _checked_tables(
 
 
 def _landing_sensors(
-    raw_tables: list[RawTable],
+    specs: list[TableSpec],
     ingest: dict[tuple[str, bool], AssetJob],
     daily: dg.TimeWindowPartitionsDefinition,
     status: dg.DefaultSensorStatus,
 ) -> list[dg.SensorDefinition]:
     sensors = []
-    for source, tables in by_source(raw_tables).items():
+    for source in sorted({s.source for s in specs}):
+        tables = [s for s in specs if s.source == source]
         jobs = {p: job for (s, p), job in ingest.items() if s == source}
-        if any(t.landing_glob for t in tables):
+        if any(t.files is not None and "://" not in t.files.path for t in tables):
             sensors.append(build_landing_sensor(source, tables, jobs, daily, status))
     return sensors

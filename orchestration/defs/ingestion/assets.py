@@ -14,6 +14,7 @@ from typing import Any
 import dagster as dg
 from dagster_dlt import DagsterDltResource, dlt_assets
 
+from ingestion.schema import EmptyWindowError
 from orchestration.defs.clickhouse import fetch_table_stats
 from orchestration.defs.ingestion.run_config import IngestionConfig, limit_rows
 from orchestration.defs.raw_tables import RawTable, by_source
@@ -108,6 +109,8 @@ def _dlt_multi_asset(
             )
             results = list(events)
         except Exception as exc:
+            if (empty := _empty_window(exc)) is not None:  # the data, not the network: no retry
+                raise dg.Failure(description=str(empty)) from exc
             # the ingestion RetryPolicy, applied from inside the step so it holds in every job
             # (also the UI's ad-hoc runs) and never retries dbt steps of the same run
             policy = INGESTION_RETRY
@@ -130,3 +133,12 @@ def _dlt_multi_asset(
             )
 
     return _assets
+
+
+def _empty_window(exc: BaseException | None) -> EmptyWindowError | None:
+    """The EmptyWindowError behind dlt's wrapping exceptions, if that is what failed."""
+    while exc is not None:
+        if isinstance(exc, EmptyWindowError):
+            return exc
+        exc = exc.__cause__ or exc.__context__
+    return None
