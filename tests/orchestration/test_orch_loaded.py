@@ -115,9 +115,7 @@ def dg_dlt() -> Any:
 
 def tick(fx: dict[str, Any], cursor: str | None) -> dg.SensorResult:
     repo = fx["defs"].get_repository_def()
-    context = dg.build_sensor_context(
-        instance=fx["instance"], cursor=cursor, repository_def=repo
-    )
+    context = dg.build_sensor_context(instance=fx["instance"], cursor=cursor, repository_def=repo)
     return repo.get_sensor_def(f"{SOURCE}_landing_sensor").evaluate_tick(context)
 
 
