@@ -70,7 +70,7 @@ def fx(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
     from orchestration.defs.automation.jobs import ingestion_jobs
     from orchestration.defs.ingestion.assets import build_dlt_assets
     from orchestration.defs.ingestion.sensors import build_landing_sensor
-    from orchestration.defs.partitions import daily_partitions
+    from orchestration.defs.partitions import table_partitions
     from orchestration.defs.raw_tables import sort_tables
     from orchestration.defs.resources import clickhouse_resource
     from orchestration.defs.spec_adapter import raw_tables_from_specs
@@ -86,15 +86,15 @@ def fx(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
     with local_endpoint(root / "warehouse"), patched_environ(env):
         specs = load_schemas(root / "schemas")
         tables = sort_tables(raw_tables_from_specs(specs))
-        daily = daily_partitions(tables, end=END)
+        partitions = {EVENTS: table_partitions(START, end=END)}
         translator = DltTranslator({(t.source, t.name): t for t in tables})
-        assets = build_dlt_assets(tables, specs=specs, daily=daily, translator=translator)
-        jobs = ingestion_jobs(tables)
+        assets = build_dlt_assets(tables, specs=specs, partitions=partitions, translator=translator)
+        jobs = ingestion_jobs(tables, partitions)
         sensor = build_landing_sensor(
             SOURCE,
             specs,
-            {p: j for (_, p), j in jobs.items()},
-            daily,
+            {d: j for (_, d), j in jobs.items()},
+            partitions,
             dg.DefaultSensorStatus.STOPPED,
         )
         defs = dg.Definitions(

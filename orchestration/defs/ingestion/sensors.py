@@ -21,6 +21,7 @@ from ingestion.loaded import landed_files
 from ingestion.schema import TableSpec
 from orchestration.defs import naming
 from orchestration.defs.automation.jobs import AssetJob
+from orchestration.defs.partitions import Daily
 
 SENSOR_INTERVAL_SECONDS = 60
 
@@ -41,8 +42,8 @@ def _run_key(prefix: str, files: Mapping[str, str]) -> str:
 def build_landing_sensor(
     source: str,
     specs: Sequence[TableSpec],
-    jobs: Mapping[bool, AssetJob],
-    daily: dg.TimeWindowPartitionsDefinition,
+    jobs: Mapping[Daily | None, AssetJob],
+    partitions: Mapping[dg.AssetKey, Daily],
     default_status: dg.DefaultSensorStatus,
     landing_dir: Callable[[], Path] = default_landing_dir,
 ) -> dg.SensorDefinition:
@@ -70,39 +71,41 @@ def build_landing_sensor(
                 skip_reason=dg.SkipReason("no new files"), cursor=json.dumps(handed, sort_keys=True)
             )
 
-        last_day = daily.get_last_partition_key()
-        first_day = daily.get_first_partition_key()
-        by_day: dict[str, dict[str, str]] = {}
+        # runs per (partitions definition, day): each table's days are its own
+        by_day: dict[tuple[Daily, str], dict[str, str]] = {}
+        keys_by_day: dict[tuple[Daily, str], set[dg.AssetKey]] = {}
         other: dict[str, str] = {}
-        keys_by_day: dict[str, set[dg.AssetKey]] = {}
         other_keys: set[dg.AssetKey] = set()
         for file in new:
             key = naming.raw_table_key(file.spec.source, file.spec.name)
-            if file.spec.daily_partitioned:
+            definition = partitions.get(key)
+            if definition is not None:
                 day = file.day.isoformat() if file.day else None
-                if day and True in jobs and first_day and last_day and first_day <= day <= last_day:
-                    by_day.setdefault(day, {})[file.key] = file.ref.fingerprint
-                    keys_by_day.setdefault(day, set()).add(key)
+                if day and definition in jobs and definition.has_partition_key(day):
+                    by_day.setdefault((definition, day), {})[file.key] = file.ref.fingerprint
+                    keys_by_day.setdefault((definition, day), set()).add(key)
                 continue  # a day outside the partitions (future, before start) waits
-            if False in jobs:
+            if None in jobs:
                 other[file.key] = file.ref.fingerprint
                 other_keys.add(key)
 
         requests = [
             dg.RunRequest(
                 run_key=_run_key(f"{source}:{day}", day_files),
-                job_name=jobs[True].name,
+                job_name=jobs[definition].name,
                 partition_key=day,
-                asset_selection=_sorted(keys_by_day[day]),
+                asset_selection=_sorted(keys_by_day[(definition, day)]),
                 tags={"elt/trigger": "landing_files", "elt/files": str(len(day_files))},
             )
-            for day, day_files in sorted(by_day.items())
+            for (definition, day), day_files in sorted(
+                by_day.items(), key=lambda item: (item[0][1], jobs[item[0][0]].name)
+            )
         ]
         if other:
             requests.append(
                 dg.RunRequest(
                     run_key=_run_key(source, other),
-                    job_name=jobs[False].name,
+                    job_name=jobs[None].name,
                     asset_selection=_sorted(other_keys),
                     tags={"elt/trigger": "landing_files", "elt/files": str(len(other))},
                 )
