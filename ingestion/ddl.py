@@ -8,9 +8,9 @@ here before the first load (`CREATE TABLE IF NOT EXISTS`); dlt then only adds dr
 from __future__ import annotations
 
 from core.identifiers import quote_identifier as quote
-from ingestion.generator import REJECTED_COLUMNS
-from ingestion.layout import literal, rejected_layout, table_layout
-from ingestion.schema import INGESTED_AT, REJECTED_TABLE, TableSpec
+from ingestion.generator import LOADED_FILES_COLUMNS, REJECTED_COLUMNS
+from ingestion.layout import literal, loaded_files_layout, rejected_layout, table_layout
+from ingestion.schema import INGESTED_AT, LOADED_FILES_TABLE, REJECTED_TABLE, TableSpec
 from ingestion.types import clickhouse_type
 
 
@@ -42,6 +42,7 @@ def create_table_sql(spec: TableSpec, database: str, replicated: bool = False) -
 
 
 _REJECTED_TYPES = {"text": "String", "bigint": "Int64", "timestamp": "DateTime64(6, 'UTC')"}
+_LOADED_FILES_TYPES = {**_REJECTED_TYPES, "date": "Nullable(Date32)"}
 
 
 def create_rejected_table_sql(source: str, database: str, replicated: bool = False) -> str:
@@ -54,6 +55,21 @@ def create_rejected_table_sql(source: str, database: str, replicated: bool = Fal
         f"CREATE TABLE IF NOT EXISTS {name}\n(\n    {body}\n)\n"
         f"{rejected_layout(replicated).sql()}\n"
         "COMMENT 'Rows that did not fit the declared types (ingestion/schemas)'"
+    )
+
+
+def create_loaded_files_table_sql(source: str, database: str, replicated: bool = False) -> str:
+    """The per-source record of loaded landing files (`ingestion.loaded`)."""
+    name = qualified(database, f"{source}___{LOADED_FILES_TABLE}")
+    columns = [
+        f"{quote(k)} {_LOADED_FILES_TYPES[v['data_type']]}" for k, v in LOADED_FILES_COLUMNS.items()
+    ]
+    columns += [f"{quote('_dlt_load_id')} String", f"{quote('_dlt_id')} String DEFAULT ''"]
+    body = ",\n    ".join(columns)
+    return (
+        f"CREATE TABLE IF NOT EXISTS {name}\n(\n    {body}\n)\n"
+        f"{loaded_files_layout(replicated).sql()}\n"
+        "COMMENT 'Landing files loaded, with their fingerprint (ingestion/loaded.py)'"
     )
 
 

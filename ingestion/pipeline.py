@@ -25,7 +25,12 @@ from dlt.common.pipeline import LoadInfo
 
 from core.clickhouse import clickhouse_client
 from core.settings import settings
-from ingestion.ddl import create_database_sql, create_rejected_table_sql, create_table_sql
+from ingestion.ddl import (
+    create_database_sql,
+    create_loaded_files_table_sql,
+    create_rejected_table_sql,
+    create_table_sql,
+)
 from ingestion.destination import (  # re-exported: the pipeline API in one place
     RUN_KWARGS,
     default_pipeline_name,
@@ -34,7 +39,7 @@ from ingestion.destination import (  # re-exported: the pipeline API in one plac
     make_pipeline,
 )
 from ingestion.generator import RunStats, Window, dlt_source
-from ingestion.schema import REJECTED_TABLE, TableSpec, load_schemas
+from ingestion.schema import LOADED_FILES_TABLE, REJECTED_TABLE, TableSpec, load_schemas
 
 __all__ = [
     "RUN_KWARGS",
@@ -88,6 +93,14 @@ def prepare_raw_tables(specs: list[TableSpec]) -> list[str]:
         f"{source}___{REJECTED_TABLE}": create_rejected_table_sql(source, database, replicated)
         for source in sorted({s.source for s in specs})
     }
+    wanted.update(
+        {
+            f"{source}___{LOADED_FILES_TABLE}": create_loaded_files_table_sql(
+                source, database, replicated
+            )
+            for source in sorted({s.source for s in specs if s.files is not None})
+        }
+    )
     wanted.update({s.raw_table: create_table_sql(s, database, replicated) for s in specs})
     client = clickhouse_client(loader=True)
     try:

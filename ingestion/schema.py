@@ -26,6 +26,7 @@ from ingestion.types import TYPE_PATTERN, ColumnType, UnknownTypeError, parse_sc
 SCHEMAS_DIR = Path(__file__).resolve().parent / "schemas"
 INGESTED_AT = "_ingested_at"  # version column added to every raw table (load time, UTC)
 REJECTED_TABLE = "_rejected_rows"  # per source: raw.<source>____rejected_rows
+LOADED_FILES_TABLE = "_loaded_files"  # per source: raw.<source>____loaded_files
 RESERVED_COLUMNS = {INGESTED_AT, "_dlt_load_id", "_dlt_id"}
 _ENV_NAME = re.compile(r"^[A-Z_][A-Z0-9_]*$")
 _DURATION = re.compile(r"^(?:(\d+)d)?(?:(\d+)h)?(?:(\d+)m)?$")
@@ -367,6 +368,10 @@ class TableSpec(TableYaml):
         if self.partitioning:
             keys.add(self.partitioning.column)
         return keys
+
+
+class EmptyWindowError(RuntimeError):
+    """A partition window has landing files named for its days but loads none of their rows."""
 
 
 class SchemaError(ValueError):

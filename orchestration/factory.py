@@ -13,26 +13,31 @@ from pathlib import Path
 import dagster as dg
 
 from core.settings import settings
+from ingestion.schema import TableSpec
 from orchestration.defs import naming
 from orchestration.defs.alerts.definitions import build_alert_defs
 from orchestration.defs.analytics.common import DATABASE as ANALYTICS_DATABASE
 from orchestration.defs.analytics.definitions import build_analytics_defs
 from orchestration.defs.automation.failures import report_failed_assets
 from orchestration.defs.automation.jobs import (
-    AssetJob,
-    daily_partition_job,
+    IngestJobs,
+    daily_partition_jobs,
     full_build_job,
     ingestion_jobs,
 )
-from orchestration.defs.automation.schedules import full_build_schedule, ingestion_schedules
+from orchestration.defs.automation.schedules import (
+    daily_partition_schedules,
+    full_build_schedule,
+    ingestion_schedules,
+)
 from orchestration.defs.ingestion.assets import build_dlt_assets
 from orchestration.defs.ingestion.sensors import build_landing_sensor
 from orchestration.defs.maintenance.definitions import build_maintenance_defs, retention_by_relation
-from orchestration.defs.partitions import daily_partitions
+from orchestration.defs.partitions import Daily, distinct, model_partitions, table_partitions
 from orchestration.defs.quality.clickhouse_checks import CheckedTable, build_clickhouse_checks
 from orchestration.defs.quality.clickhouse_checks import replacing_key as dbt_replacing_key
 from orchestration.defs.quality.freshness import build_freshness_checks, build_freshness_sensor
-from orchestration.defs.raw_tables import RawTable, by_source, sort_tables
+from orchestration.defs.raw_tables import RawTable, sort_tables
 from orchestration.defs.resources import build_resources
 from orchestration.defs.spec_adapter import load_specs, raw_tables_from_specs
 from orchestration.defs.transform.assets import build_dbt_assets
@@ -69,15 +74,27 @@ def build_definitions(
 
     specs = load_specs(paths.schemas_dir)
     raw_tables = sort_tables(raw_tables_from_specs(specs))
-    daily = daily_partitions(raw_tables, end=partitions_end)
+    # each daily-partitioned table's own partitions, from its YAML's start
+    raw_partitions = {
+        t.key: table_partitions(t.daily_start, end=partitions_end)
+        for t in raw_tables
+        if t.partitioned
+    }
 
     # assets: dlt (raw tables) and dbt (models), keyed by one policy
     dlt_translator = DltTranslator({(t.source, t.name): t for t in raw_tables})
-    raw_assets = build_dlt_assets(raw_tables, specs=specs, daily=daily, translator=dlt_translator)
+    raw_assets = build_dlt_assets(
+        raw_tables, specs=specs, partitions=raw_partitions, translator=dlt_translator
+    )
     project = prepared_dbt_project(paths.dbt_project_dir, paths.dbt_profiles_dir)
     manifest = Manifest.load(project.manifest_path)
     manifest.attach_tests_to_last_parent()
-    dbt_defs = build_dbt_assets(project, manifest, DbtTranslator(), daily)
+    dbt_translator = DbtTranslator()
+    incremental = [n["unique_id"] for n in manifest.asset_nodes if manifest.is_incremental(n)]
+    model_partitions_by_id = model_partitions(
+        incremental, _upstream_raw(manifest, incremental, dbt_translator), raw_partitions
+    )
+    dbt_defs = build_dbt_assets(project, manifest, dbt_translator, model_partitions_by_id)
 
     # checks
     model_keys = {n["unique_id"]: naming.dbt_asset_key(n) for n in manifest.asset_nodes}
@@ -95,15 +112,17 @@ def build_definitions(
     checked = _checked_tables(raw_tables, manifest, model_keys)
 
     # jobs, schedules, sensors
-    ingest = ingestion_jobs(raw_tables)
-    partitioned_raw = [t.key for t in raw_tables if t.partitioned]
-    full_build = full_build_job()
-    jobs = [*ingest.values(), full_build]
-    if partitioned_raw or incremental_keys:
-        jobs.append(daily_partition_job(partitioned_raw, incremental_keys))
+    ingest = ingestion_jobs(raw_tables, raw_partitions)
+    model_partitions_by_key = {model_keys[u]: d for u, d in model_partitions_by_id.items()}
+    all_partitions = {**raw_partitions, **model_partitions_by_key}
+    full_build = full_build_job(all_partitions)
+    daily_jobs = daily_partition_jobs(raw_partitions, model_partitions_by_key)
+    jobs = [*ingest.values(), full_build, *daily_jobs.values()]
+    only = distinct(all_partitions.values())
     schedules = [
-        *ingestion_schedules(raw_tables, ingest, daily, schedule_status),
-        full_build_schedule(full_build, daily, schedule_status),
+        *ingestion_schedules(raw_tables, ingest, schedule_status),
+        full_build_schedule(full_build, only[0] if len(only) == 1 else None, schedule_status),
+        *daily_partition_schedules(daily_jobs, schedule_status),
     ]
     sensors = [
         build_freshness_sensor(freshness, sensor_status),
@@ -114,7 +133,7 @@ def build_definitions(
             default_status=sensor_status,
             minimum_interval_seconds=60,
         ),
-        *_landing_sensors(raw_tables, ingest, daily, sensor_status),
+        *_landing_sensors(specs, ingest, raw_partitions, sensor_status),
     ]
 
     core = dg.Definitions(
@@ -156,14 +175,34 @@ def _checked_tables(
 
 
 def _landing_sensors(
-    raw_tables: list[RawTable],
-    ingest: dict[tuple[str, bool], AssetJob],
-    daily: dg.TimeWindowPartitionsDefinition,
+    specs: list[TableSpec],
+    ingest: IngestJobs,
+    partitions: dict[dg.AssetKey, Daily],
     status: dg.DefaultSensorStatus,
 ) -> list[dg.SensorDefinition]:
     sensors = []
-    for source, tables in by_source(raw_tables).items():
-        jobs = {p: job for (s, p), job in ingest.items() if s == source}
-        if any(t.landing_glob for t in tables):
-            sensors.append(build_landing_sensor(source, tables, jobs, daily, status))
+    for source in sorted({s.source for s in specs}):
+        tables = [s for s in specs if s.source == source]
+        jobs = {d: job for (s, d), job in ingest.items() if s == source}
+        if any(t.files is not None and "://" not in t.files.path for t in tables):
+            sensors.append(build_landing_sensor(source, tables, jobs, partitions, status))
     return sensors
+
+
+def _upstream_raw(
+    manifest: Manifest, models: list[str], translator: DbtTranslator
+) -> dict[str, set[dg.AssetKey]]:
+    """The raw-table keys (dbt sources) each model reads, through any models in between."""
+    nodes, sources = manifest.data["nodes"], manifest.data["sources"]
+    found: dict[str, set[dg.AssetKey]] = {}
+
+    def walk(unique_id: str) -> set[dg.AssetKey]:
+        if unique_id in sources:
+            return {translator.get_asset_key(sources[unique_id])}
+        if unique_id not in found:
+            found[unique_id] = set()  # a cycle guard; dbt graphs have none
+            parents = (nodes.get(unique_id) or {}).get("depends_on", {}).get("nodes", [])
+            found[unique_id] = set().union(*(walk(p) for p in parents))
+        return found[unique_id]
+
+    return {m: walk(m) for m in models}

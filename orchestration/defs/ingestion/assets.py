@@ -8,14 +8,16 @@ tables. A new YAML is a new asset; no Python changes.
 """
 # no `from __future__ import annotations`: Dagster reads the context and resource annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
 import dagster as dg
 from dagster_dlt import DagsterDltResource, dlt_assets
 
+from ingestion.schema import EmptyWindowError
 from orchestration.defs.clickhouse import fetch_table_stats
 from orchestration.defs.ingestion.run_config import IngestionConfig, limit_rows
+from orchestration.defs.partitions import Daily, distinct, suffix
 from orchestration.defs.raw_tables import RawTable, by_source
 from orchestration.defs.resources import ClickHouseResource
 from orchestration.defs.spec_adapter import (
@@ -35,21 +37,28 @@ def build_dlt_assets(
     tables: Sequence[RawTable],
     *,
     specs: Sequence[Any],
-    daily: dg.PartitionsDefinition,
+    partitions: Mapping[dg.AssetKey, Daily],
     translator: DltTranslator,
 ) -> list[dg.AssetsDefinition]:
+    """Per source: one multi-asset of its unpartitioned tables, and one per daily partitions
+    definition of its partitioned tables (each table's own start)."""
     out = []
     for source, source_tables in by_source(tables).items():
-        for partitioned in (False, True):
-            group = [t for t in source_tables if t.partitioned == partitioned]
+        defined = [partitions.get(t.key) for t in source_tables]
+        for definition in [None, *distinct(defined)]:
+            group = [t for t in source_tables if partitions.get(t.key) == definition]
             if group:
+                name = source if definition is None else f"{source}_daily"
+                if definition is not None:
+                    name += suffix(definition, defined)
                 out.append(
                     _dlt_multi_asset(
                         source,
                         group,
+                        name=name,
                         spec_source=spec_source(source, [t.name for t in group]),
                         specs=specs,
-                        partitions_def=daily if partitioned else None,
+                        partitions_def=definition,
                         translator=translator,
                     )
                 )
@@ -60,13 +69,13 @@ def _dlt_multi_asset(
     source: str,
     tables: Sequence[RawTable],
     *,
+    name: str,
     spec_source: Any,
     specs: Sequence[Any],
     partitions_def: dg.PartitionsDefinition | None,
     translator: DltTranslator,
 ) -> dg.AssetsDefinition:
     names = [t.name for t in tables]
-    name = f"{source}_daily" if partitions_def is not None else source
     relations = {t.key: t.relation for t in tables}
 
     @dlt_assets(
@@ -108,6 +117,8 @@ def _dlt_multi_asset(
             )
             results = list(events)
         except Exception as exc:
+            if (empty := _empty_window(exc)) is not None:  # the data, not the network: no retry
+                raise dg.Failure(description=str(empty)) from exc
             # the ingestion RetryPolicy, applied from inside the step so it holds in every job
             # (also the UI's ad-hoc runs) and never retries dbt steps of the same run
             policy = INGESTION_RETRY
@@ -130,3 +141,12 @@ def _dlt_multi_asset(
             )
 
     return _assets
+
+
+def _empty_window(exc: BaseException | None) -> EmptyWindowError | None:
+    """The EmptyWindowError behind dlt's wrapping exceptions, if that is what failed."""
+    while exc is not None:
+        if isinstance(exc, EmptyWindowError):
+            return exc
+        exc = exc.__cause__ or exc.__context__
+    return None

@@ -10,14 +10,14 @@ ClickHouse's `system.parts`.
 # no `from __future__ import annotations`: Dagster reads the context and resource annotations
 
 import json
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from typing import Any
 
 import dagster as dg
 from dagster_dbt import DbtCliResource, DbtProject, dbt_assets
 
 from orchestration.defs.clickhouse import fetch_table_stats
-from orchestration.defs.partitions import window_vars
+from orchestration.defs.partitions import Daily, distinct, suffix, window_vars
 from orchestration.defs.resources import ClickHouseResource
 from orchestration.defs.transform.project import INCREMENTAL_SELECT, Manifest
 from orchestration.defs.translators import DbtTranslator
@@ -27,32 +27,29 @@ def build_dbt_assets(
     project: DbtProject,
     manifest: Manifest,
     translator: DbtTranslator,
-    daily: dg.PartitionsDefinition,
+    incremental: Mapping[str, Daily],
 ) -> list[dg.AssetsDefinition]:
+    """`incremental`: the daily partitions of each incremental model (by unique id), those of
+    the raw tables it reads (`partitions.model_partitions`)."""
     relations = manifest.relations_by_unique_id()
     has_incremental = any(manifest.is_incremental(n) for n in manifest.asset_nodes)
     out: list[dg.AssetsDefinition] = []
-
-    if has_incremental:
-
-        @dbt_assets(
-            manifest=manifest.data,
-            project=project,
-            select=INCREMENTAL_SELECT,
-            name="dbt_incremental",
-            partitions_def=daily,
-            backfill_policy=dg.BackfillPolicy.single_run(),
-            dagster_dbt_translator=translator,
+    definitions = distinct(incremental.values())
+    for definition in definitions:
+        names = sorted(
+            manifest.data["nodes"][uid]["name"] for uid, d in incremental.items() if d == definition
         )
-        def dbt_incremental(
-            context: dg.AssetExecutionContext, dbt: DbtCliResource, clickhouse: ClickHouseResource
-        ) -> Iterator[Any]:
-            dbt_vars = window_vars(context.partition_time_window)
-            context.log.info(f"dbt window {dbt_vars}")
-            args = ["build", "--vars", json.dumps(dbt_vars)]
-            yield from _run_dbt(context, dbt, args, clickhouse, relations)
-
-        out.append(dbt_incremental)
+        out.append(
+            _incremental_assets(
+                project,
+                manifest,
+                translator,
+                definition,
+                select=" ".join(names) if len(definitions) > 1 else INCREMENTAL_SELECT,
+                name="dbt_incremental" + suffix(definition, definitions),
+                relations=relations,
+            )
+        )
 
     @dbt_assets(
         manifest=manifest.data,
@@ -69,6 +66,36 @@ def build_dbt_assets(
 
     out.append(dbt_models)
     return out
+
+
+def _incremental_assets(
+    project: DbtProject,
+    manifest: Manifest,
+    translator: DbtTranslator,
+    partitions_def: Daily,
+    *,
+    select: str,
+    name: str,
+    relations: dict[str, Any],
+) -> dg.AssetsDefinition:
+    @dbt_assets(
+        manifest=manifest.data,
+        project=project,
+        select=select,
+        name=name,
+        partitions_def=partitions_def,
+        backfill_policy=dg.BackfillPolicy.single_run(),
+        dagster_dbt_translator=translator,
+    )
+    def _assets(
+        context: dg.AssetExecutionContext, dbt: DbtCliResource, clickhouse: ClickHouseResource
+    ) -> Iterator[Any]:
+        dbt_vars = window_vars(context.partition_time_window)
+        context.log.info(f"dbt window {dbt_vars}")
+        args = ["build", "--vars", json.dumps(dbt_vars)]
+        yield from _run_dbt(context, dbt, args, clickhouse, relations)
+
+    return _assets
 
 
 def _run_dbt(
