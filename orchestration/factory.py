@@ -17,6 +17,7 @@ from orchestration.defs import naming
 from orchestration.defs.alerts.definitions import build_alert_defs
 from orchestration.defs.analytics.common import DATABASE as ANALYTICS_DATABASE
 from orchestration.defs.analytics.definitions import build_analytics_defs
+from orchestration.defs.analytics.definitions import inputs as analytics_inputs
 from orchestration.defs.automation.failures import report_failed_assets
 from orchestration.defs.automation.jobs import (
     IngestJobs,
@@ -142,7 +143,13 @@ def build_definitions(paths: ProjectPaths | None = None) -> dg.Definitions:
     maintenance = build_maintenance_defs(
         sorted(databases), retention_by_relation(specs, raw_tables), schedule_status
     )
-    return dg.Definitions.merge(core, build_analytics_defs(), maintenance, build_alert_defs())
+    # the Python assets read the Jaffle marts: a dbt project without those gets none
+    analytics = (
+        build_analytics_defs()
+        if analytics_inputs() <= set(model_keys.values())
+        else dg.Definitions()
+    )
+    return dg.Definitions.merge(core, analytics, maintenance, build_alert_defs())
 
 
 def _checked_tables(
