@@ -6,6 +6,7 @@ own (a synthetic project of 1,000 models, a copy of the schemas...).
 
 from __future__ import annotations
 
+import datetime as dt
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -41,7 +42,7 @@ from orchestration.defs.raw_tables import RawTable, sort_tables
 from orchestration.defs.resources import build_resources
 from orchestration.defs.spec_adapter import load_specs, raw_tables_from_specs
 from orchestration.defs.transform.assets import build_dbt_assets
-from orchestration.defs.transform.project import Manifest, prepare_dbt_project
+from orchestration.defs.transform.project import Manifest, prepared_dbt_project
 from orchestration.defs.translators import DbtTranslator, DltTranslator
 
 MART_LAYER = "marts"
@@ -61,7 +62,10 @@ def _autostart() -> bool:
     return settings().run.dagster_autostart
 
 
-def build_definitions(paths: ProjectPaths | None = None) -> dg.Definitions:
+def build_definitions(
+    paths: ProjectPaths | None = None, partitions_end: dt.date | None = None
+) -> dg.Definitions:
+    """The code location; `partitions_end` (exclusive) overrides ELT_PARTITIONS_END_DATE."""
     paths = paths or ProjectPaths()
     autostart = _autostart()
     sensor_status = dg.DefaultSensorStatus.RUNNING if autostart else dg.DefaultSensorStatus.STOPPED
@@ -72,14 +76,18 @@ def build_definitions(paths: ProjectPaths | None = None) -> dg.Definitions:
     specs = load_specs(paths.schemas_dir)
     raw_tables = sort_tables(raw_tables_from_specs(specs))
     # each daily-partitioned table's own partitions, from its YAML's start
-    raw_partitions = {t.key: table_partitions(t.daily_start) for t in raw_tables if t.partitioned}
+    raw_partitions = {
+        t.key: table_partitions(t.daily_start, end=partitions_end)
+        for t in raw_tables
+        if t.partitioned
+    }
 
     # assets: dlt (raw tables) and dbt (models), keyed by one policy
     dlt_translator = DltTranslator({(t.source, t.name): t for t in raw_tables})
     raw_assets = build_dlt_assets(
         raw_tables, specs=specs, partitions=raw_partitions, translator=dlt_translator
     )
-    project = prepare_dbt_project(paths.dbt_project_dir, paths.dbt_profiles_dir)
+    project = prepared_dbt_project(paths.dbt_project_dir, paths.dbt_profiles_dir)
     manifest = Manifest.load(project.manifest_path)
     manifest.attach_tests_to_last_parent()
     dbt_translator = DbtTranslator()

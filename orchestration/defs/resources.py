@@ -16,6 +16,8 @@ from dagster_dbt import DbtCliResource, DbtProject
 from dagster_dlt import DagsterDltResource
 from pydantic import Field
 
+from orchestration.defs.transform.project import dbt_executable
+
 DEFAULTS = {
     "CLICKHOUSE_HOST": "127.0.0.1",
     "CLICKHOUSE_HTTP_PORT": "8123",
@@ -79,6 +81,6 @@ def build_resources(dbt_project: DbtProject) -> dict[str, Any]:
     """The resources every asset, check and sensor of the code location may ask for."""
     return {
         "clickhouse": clickhouse_resource(),
-        "dbt": DbtCliResource(project_dir=dbt_project),
+        "dbt": DbtCliResource(project_dir=dbt_project, dbt_executable=dbt_executable()),
         "dlt": DagsterDltResource(),
     }
