@@ -15,6 +15,7 @@ from dagster_dbt import DagsterDbtTranslator, DagsterDbtTranslatorSettings
 from dagster_dlt import DagsterDltTranslator
 from dagster_dlt.translator import DltResourceTranslatorData
 
+from core.settings import settings
 from orchestration.defs import naming
 from orchestration.defs.raw_tables import RawTable
 
@@ -28,6 +29,25 @@ def dbt_meta(props: Mapping[str, Any]) -> Mapping[str, Any]:
     return {**(props.get("meta") or {}), **((props.get("config") or {}).get("meta") or {})}
 
 
+def dbt_description(props: Mapping[str, Any]) -> str:
+    """The node's description and its SQL: compiled (the manifest of `dbt compile`) when the
+    manifest has it, else the source with its Jinja, labelled as such."""
+    text = props.get("description") or f"dbt {props['resource_type']} {props['name']}"
+    compiled = (props.get("compiled_code") or "").strip()
+    if compiled:
+        return f"{text}\n\n#### Compiled SQL\n```sql\n{compiled}\n```"
+    raw = (props.get("raw_code") or "").strip()
+    if raw:
+        return f"{text}\n\n#### SQL (not compiled: Jinja as written)\n```sql\n{raw}\n```"
+    return text
+
+
+def dbt_docs_url(props: Mapping[str, Any]) -> str:
+    """The node's page in the dbt docs (`make dbt-docs`), e.g. .../#!/model/model.p.orders."""
+    base = settings().project.dbt_docs_url.rstrip("/")
+    return f"{base}/#!/{props['resource_type']}/{props['unique_id']}"
+
+
 class DbtTranslator(DagsterDbtTranslator):
     """Keys [<layer>, <model>], groups by folder, owners/tags from dbt meta, eager automation."""
 
@@ -38,6 +58,15 @@ class DbtTranslator(DagsterDbtTranslator):
 
     def get_asset_key(self, dbt_resource_props: Mapping[str, Any]) -> dg.AssetKey:
         return naming.dbt_asset_key(dbt_resource_props)
+
+    def get_description(self, dbt_resource_props: Mapping[str, Any]) -> str:
+        return dbt_description(dbt_resource_props)
+
+    def get_metadata(self, dbt_resource_props: Mapping[str, Any]) -> Mapping[str, Any]:
+        return {
+            **super().get_metadata(dbt_resource_props),
+            "dbt/docs": dg.MetadataValue.url(dbt_docs_url(dbt_resource_props)),
+        }
 
     def get_group_name(self, dbt_resource_props: Mapping[str, Any]) -> str | None:
         return naming.dbt_group(dbt_resource_props)

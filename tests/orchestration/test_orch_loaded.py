@@ -192,3 +192,25 @@ def test_a_window_with_files_and_no_rows_in_it_fails_naming_window_and_files(
     assert "[2021-03-03T00:00:00+00:00, 2021-03-04T00:00:00+00:00)" in message
     assert str(path) in message
     assert "loaded 0 rows" in message
+
+
+def test_materialization_metadata_tells_the_truth(fx: dict[str, Any]) -> None:
+    """On a real partition run: row count under FINAL (stored versions labelled), the
+    partition's own rows, ClickHouse column types, no local paths, nothing unserializable."""
+    write_day(fx["landing"], START, range(1, 4))  # the same rows again: 3 stored duplicates
+    assert materialize(fx, EVENTS, "2021-03-01").success
+    record = fx["instance"].fetch_materializations(EVENTS, limit=1).records[0]
+    metadata = record.asset_materialization.metadata
+    final = rows(f"select count() from raw.{SOURCE}___events final")[0][0]
+    stored = rows(
+        f"select sum(rows) from system.parts where active and table = '{SOURCE}___events'"
+    )
+    assert metadata["dagster/row_count"].value == final
+    assert metadata["clickhouse/stored_row_versions"].value == stored[0][0] >= final
+    assert metadata["dagster/partition_row_count"].value == 3  # of 2021-03-01, not the table
+    assert final > 3
+    types = {c.name: c.type for c in metadata["dagster/column_schema"].schema.columns}
+    assert types == {"id": "Int64", "happened_at": "DateTime64(6, 'UTC')"}
+    text = repr(metadata)
+    assert "unserializable" not in text
+    assert str(fx["landing"].parent) not in text  # no local file paths (dlt's working dir)

@@ -12,6 +12,7 @@ import dagster as dg
 import pytest
 from endpoint_support import patched_environ
 
+from orchestration.defs.transform.project import prepare_manifest
 from orchestration.factory import ProjectPaths, build_definitions
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -92,6 +93,7 @@ def project(tmp_path_factory: pytest.TempPathFactory) -> Path:
     shutil.copytree(root / "one", two)
     (two / "fx_b").mkdir()
     (two / "fx_b" / "legacy.yml").write_text(table_yaml("legacy", "fx_b", "2015-01-01"))
+    prepare_manifest(dbt, ROOT)  # as `elt dev` does: definitions only read it
     return root
 
 
@@ -133,3 +135,30 @@ def test_a_second_source_with_its_own_daily_partitions_leaves_the_first_unchange
         "daily_partition_20210301": "2021-03-01",
     }
     assert repo.get_job("full_build").partitions_def is None
+
+
+def test_dbt_assets_link_their_docs_page_and_show_their_sql(project: Path) -> None:
+    """From the fixture project's parsed manifest (no compiled code: the Jinja is labelled)."""
+    with patched_environ({"ELT_DAGSTER_AUTOSTART": "0"}):
+        defs = build_definitions(ProjectPaths(project / "dbt", ROOT, project / "one"))
+    spec = defs.resolve_asset_graph().get(FCT)
+    assert spec.metadata["dbt/docs"] == dg.MetadataValue.url(
+        "http://127.0.0.1:8080/#!/model/model.fx.fct_events"
+    )
+    assert "#### SQL (not compiled: Jinja as written)" in spec.description
+    assert "{{ ref('stg_fx_a__events') }}" in spec.description
+
+
+def test_dbt_description_prefers_compiled_sql() -> None:
+    from orchestration.defs.translators import dbt_description
+
+    props = {
+        "resource_type": "model",
+        "name": "m",
+        "description": "M.",
+        "raw_code": "select * from {{ ref('x') }}",
+        "compiled_code": "select * from `analytics`.`x`",
+    }
+    text = dbt_description(props)
+    assert text.startswith("M.\n\n#### Compiled SQL")
+    assert "`analytics`.`x`" in text and "{{" not in text

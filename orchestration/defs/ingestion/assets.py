@@ -15,7 +15,7 @@ import dagster as dg
 from dagster_dlt import DagsterDltResource, dlt_assets
 
 from ingestion.schema import EmptyWindowError
-from orchestration.defs.clickhouse import fetch_table_stats
+from orchestration.defs.clickhouse import fetch_final_count, fetch_table_stats
 from orchestration.defs.ingestion.run_config import IngestionConfig, limit_rows
 from orchestration.defs.partitions import Daily, distinct, suffix
 from orchestration.defs.raw_tables import RawTable, by_source
@@ -77,6 +77,13 @@ def _dlt_multi_asset(
 ) -> dg.AssetsDefinition:
     names = [t.name for t in tables]
     relations = {t.key: t.relation for t in tables}
+    by_key = {t.key: t for t in tables}
+    day_columns = {
+        t.key: s.partitioning.column
+        for t in tables
+        for s in specs
+        if (s.source, s.name) == (t.source, t.name) and s.partitioning is not None
+    }
 
     @dlt_assets(
         dlt_source=spec_source,
@@ -126,19 +133,21 @@ def _dlt_multi_asset(
             raise dg.RetryRequested(max_retries=policy.max_retries, seconds_to_wait=delay) from exc
         with clickhouse.get_client() as client:
             stats = fetch_table_stats(client, [relations[r.asset_key] for r in results])
-        for result in results:
-            relation = relations[result.asset_key]
-            extra: dict[str, Any] = {}
-            if relation in stats:
-                extra.update(stats[relation].as_metadata(relation))
-            loaded = (result.metadata or {}).get("rows_loaded")
-            if window is not None:
-                extra["dagster/partition_row_count"] = dg.MetadataValue.int(
-                    int(getattr(loaded, "value", loaded) or 0)
-                )
-            yield dg.MaterializeResult(
-                asset_key=result.asset_key, metadata={**(result.metadata or {}), **extra}
-            )
+            for result in results:
+                table = by_key[result.asset_key]
+                relation = relations[result.asset_key]
+                metadata = materialization_metadata(result.metadata or {}, table)
+                if relation in stats:
+                    final = fetch_final_count(client, relation) if table.replacing_key else None
+                    metadata.update(stats[relation].as_metadata(relation, final))
+                if window is not None and len(context.partition_keys) == 1:
+                    # this partition's rows in the table, not the rows of the whole load
+                    metadata["dagster/partition_row_count"] = dg.MetadataValue.int(
+                        fetch_final_count(
+                            client, relation, day_columns.get(result.asset_key), window
+                        )
+                    )
+                yield dg.MaterializeResult(asset_key=result.asset_key, metadata=metadata)
 
     return _assets
 
@@ -150,3 +159,17 @@ def _empty_window(exc: BaseException | None) -> EmptyWindowError | None:
             return exc
         exc = exc.__cause__ or exc.__context__
     return None
+
+
+def materialization_metadata(metadata: Mapping[str, Any], table: RawTable) -> dict[str, Any]:
+    """dagster-dlt's metadata without the dlt working dir's local file paths, and the column
+    schema in ClickHouse types (dlt reports its own: bigint, timestamp...)."""
+    out = dict(metadata)
+    jobs = out.get("jobs")
+    value = getattr(jobs, "data", jobs)
+    if isinstance(value, list):
+        out["jobs"] = dg.MetadataValue.json(
+            [{k: v for k, v in job.items() if k != "file_path"} for job in value]
+        )
+    out["dagster/column_schema"] = dg.MetadataValue.table_schema(table.column_schema())
+    return out
