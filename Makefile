@@ -43,6 +43,7 @@ bench: setup  ## benchmarks -> benchmarks/results/*.json
 	$(RUN) python -m benchmarks.endpoint
 	$(RUN) python -m benchmarks.ingestion
 	$(RUN) python -m benchmarks.definitions
+	$(RUN) python -m benchmarks.orchestration
 
 clean:  ## remove local state (warehouse data, landing files, dagster home)
 	-$(RUN) elt warehouse stop

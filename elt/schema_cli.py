@@ -12,6 +12,7 @@ import typer
 from elt.scaffold import scaffold_dbt
 from ingestion import dbt_sources
 from ingestion.infer import write_draft
+from ingestion.pipeline import daily_window, run_source
 from ingestion.schema import (
     SCHEMAS_DIR,
     SchemaError,
@@ -137,9 +138,6 @@ def load_command(
     day: Annotated[str | None, typer.Option("--day", help="Only this day (YYYY-MM-DD)")] = None,
 ) -> None:
     """Run the generated dlt source of SOURCE into ClickHouse `raw` (prints a JSON summary)."""
-    # dlt takes seconds to import: only the commands that run a pipeline load it
-    from ingestion.pipeline import daily_window, run_source
-
     window = daily_window(dt.date.fromisoformat(day)) if day else None
     result = run_source(source, landing_dir=landing_dir, window=window, tables=table or None)
     typer.echo(json.dumps(result.summary()))

@@ -144,6 +144,9 @@ def build_definitions(
         schedules=schedules,
         sensors=sensors,
         resources=build_resources(project),
+        # every step of a run in the run's process: a step subprocess would load this code
+        # location once more (tens of seconds each on a small machine) for seconds of work
+        executor=dg.in_process_executor,
     )
     # Python assets on the marts, ClickHouse maintenance, alerts (orchestration/defs/<part>/)
     databases = {t.relation.database for t in raw_tables} | {ANALYTICS_DATABASE}

@@ -11,6 +11,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
+import clickhouse_connect
 import dagster as dg
 from dagster_dbt import DbtCliResource, DbtProject
 from dagster_dlt import DagsterDltResource
@@ -38,8 +39,6 @@ class ClickHouseResource(dg.ConfigurableResource):
 
     @contextmanager
     def get_client(self) -> Iterator[Any]:
-        import clickhouse_connect
-
         client = clickhouse_connect.get_client(
             host=self.host,
             port=self.http_port,
