@@ -10,6 +10,8 @@ from typing import Any
 import dagster as dg
 
 from core.identifiers import validate_identifier
+from core.settings import settings
+from ingestion.schema import TableSpec
 
 PARTS_SQL = """
 select
@@ -42,6 +44,11 @@ class Relation:
 
     def __str__(self) -> str:
         return f"{self.database}.{self.table}"
+
+
+def raw_relation(spec: TableSpec) -> Relation:
+    """A schema-YAML table in the raw database (dlt's `<source>___<table>` name)."""
+    return Relation(settings().warehouse.raw_database, spec.raw_table)
 
 
 @dataclass(frozen=True)

@@ -16,8 +16,9 @@ from dagster_dlt import DagsterDltTranslator
 from dagster_dlt.translator import DltResourceTranslatorData
 
 from core.settings import settings
+from ingestion.schema import TableSpec
 from orchestration.defs import naming
-from orchestration.defs.raw_tables import RawTable
+from orchestration.defs.clickhouse import raw_relation
 
 KIND_DLT = "dlt"
 KIND_DBT = "dbt"
@@ -96,7 +97,7 @@ class DltTranslator(DagsterDltTranslator):
     """One spec per dlt resource (= raw table) from its schema YAML: key, group, owners, tags,
     description, kinds and the column schema."""
 
-    def __init__(self, tables: Mapping[tuple[str, str], RawTable]) -> None:
+    def __init__(self, tables: Mapping[tuple[str, str], TableSpec]) -> None:
         self._tables = dict(tables)
 
     def get_asset_spec(self, data: DltResourceTranslatorData) -> dg.AssetSpec:
@@ -111,19 +112,36 @@ class DltTranslator(DagsterDltTranslator):
         return raw_table_spec(table)
 
 
-def raw_table_spec(table: RawTable) -> dg.AssetSpec:
-    tags = {**dict(table.tags), "source": table.source}
-    if table.partitioned:
+def raw_table_spec(table: TableSpec) -> dg.AssetSpec:
+    tags = {**dict.fromkeys(table.tags, ""), "source": table.source}
+    if table.daily_partitioned:
         tags["partitioning"] = "daily"
     return dg.AssetSpec(
-        key=table.key,
+        key=naming.table_key(table),
         group_name=naming.raw_table_group(table.source),
         description=table.description or f"Raw table {table.name} of source {table.source}.",
         owners=list(naming.owners(list(table.owners))),
         tags=naming.valid_tags(tags),
         kinds={KIND_DLT, KIND_CLICKHOUSE},
         metadata={
-            **TableMetadataSet(column_schema=table.column_schema(), table_name=str(table.relation)),
+            **TableMetadataSet(
+                column_schema=column_schema(table), table_name=str(raw_relation(table))
+            ),
             "primary_key": ", ".join(table.primary_key),
         },
+    )
+
+
+def column_schema(table: TableSpec) -> dg.TableSchema:
+    """The raw table's columns with their ClickHouse types."""
+    return dg.TableSchema(
+        columns=[
+            dg.TableColumn(
+                name=c.name,
+                type=table.clickhouse_type(c),
+                description=c.description or None,
+                constraints=dg.TableColumnConstraints(nullable=table.is_nullable(c)),
+            )
+            for c in table.columns
+        ]
     )

@@ -71,9 +71,7 @@ def fx(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
     from orchestration.defs.ingestion.assets import build_dlt_assets
     from orchestration.defs.ingestion.sensors import build_landing_sensor
     from orchestration.defs.partitions import table_partitions
-    from orchestration.defs.raw_tables import sort_tables
     from orchestration.defs.resources import clickhouse_resource
-    from orchestration.defs.spec_adapter import raw_tables_from_specs
     from orchestration.defs.translators import DltTranslator
 
     root = tmp_path_factory.mktemp("orch-loaded")
@@ -85,11 +83,10 @@ def fx(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
     env = {"ELT_LANDING_DIR": str(landing), "ELT_DLT_DIR": str(root / "dlt")}
     with local_endpoint(root / "warehouse"), patched_environ(env):
         specs = load_schemas(root / "schemas")
-        tables = sort_tables(raw_tables_from_specs(specs))
         partitions = {EVENTS: table_partitions(START, end=END)}
-        translator = DltTranslator({(t.source, t.name): t for t in tables})
-        assets = build_dlt_assets(tables, specs=specs, partitions=partitions, translator=translator)
-        jobs = ingestion_jobs(tables, partitions)
+        translator = DltTranslator({(t.source, t.name): t for t in specs})
+        assets = build_dlt_assets(specs, partitions=partitions, translator=translator)
+        jobs = ingestion_jobs(specs, partitions)
         sensor = build_landing_sensor(
             SOURCE,
             specs,
