@@ -12,7 +12,6 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import os
-import re
 import time
 import traceback
 from collections.abc import Callable, Iterator
@@ -33,12 +32,12 @@ from elt.materialize import MaterializeResult, RunOutcome, ingestion_first, mate
 from elt.summary import MART_DATABASE, render_summary, table_counts
 from elt.uptodate import UpToDate
 from ingestion.landing import SOURCE, cache_root, landing_jaffle
+from ingestion.loaded import landed_files, landing_days, pending_by_table
+from ingestion.schema import TableSpec, load_schemas
 from orchestration.defs.transform.project import prepare_manifest
 from orchestration.factory import build_definitions
 from orchestration.instance import ensure_dagster_home
 from warehouse.lifecycle import ensure_local_endpoint
-
-_DAY_FILE = re.compile(r"^(\d{4}-\d{2}-\d{2})\.\w+$")
 
 
 def say(message: str = "") -> None:
@@ -132,14 +131,24 @@ def replay_partitions_end(landing_dir: Path) -> dt.date | None:
     return dt.date.fromisoformat(days[1]) + dt.timedelta(days=1)
 
 
-def landed_days(landing_dir: Path) -> tuple[str, str] | None:
-    """First and last day of the daily landing files (`<source>/<table>/YYYY-MM-DD.csv`)."""
-    days = sorted(
-        m.group(1)
-        for path in landing_dir.glob("*/*/*")
-        if (m := _DAY_FILE.match(path.name)) is not None
-    )
-    return (days[0], days[-1]) if days else None
+def landed_days(landing_dir: Path, specs: list[TableSpec] | None = None) -> tuple[str, str] | None:
+    """First and last day of the daily-partitioned tables' landing files (their YAML globs)."""
+    days = landing_days(load_schemas() if specs is None else specs, landing_dir)
+    return (days[0].isoformat(), days[-1].isoformat()) if days else None
+
+
+def pending_window(
+    landing_dir: Path, specs: list[TableSpec]
+) -> tuple[tuple[str, str] | None, dict[dg.AssetKey, set[str]]]:
+    """The window of the data about to be loaded: first and last day of the daily files the
+    loaded-files record does not hold yet, and those days per raw table."""
+    pending = pending_by_table(landed_files(specs, landing_dir))
+    by_key = {
+        dg.AssetKey(["raw", source, table]): {d.isoformat() for d in days}
+        for (source, table), days in pending.items()
+    }
+    days = sorted(set().union(*by_key.values())) if by_key else []
+    return ((days[0], days[-1]) if days else None), by_key
 
 
 # ------------------------------------------------------------------------- 4. Dagster
@@ -275,7 +284,10 @@ def _materialize(
     keys = select_keys(asset_graph, select, skip_dbt)
     checks_total = sum(len(asset_graph.get(k).check_keys) for k in keys)
     report.assets_total = len(keys)
-    window = landed_days(landing_dir)
+    specs = load_schemas()
+    window, pending = pending_window(landing_dir, specs)
+    if full or window is None:  # nothing new: the landed span (dbt partitions never built)
+        window = landed_days(landing_dir, specs)
     first, last = window or (None, None)
     days = f" · days {first}..{last}" if window else ""
     say(f"      {len(keys)} assets, {checks_total} checks{days}")
@@ -299,7 +311,7 @@ def _materialize(
         first_partition=first,
         last_partition=last,
         keys=keys,
-        todo=None if full else UpToDate(instance, asset_graph, landing_dir, rebuild=rebuilt),
+        todo=None if full else UpToDate(instance, asset_graph, pending, rebuild=rebuilt),
         layer=ingestion_first,
         on_event=printer,
         on_line=say,

@@ -11,7 +11,6 @@ from core.identifiers import quote_identifier as quote
 from ingestion.generator import LOADED_FILES_COLUMNS, REJECTED_COLUMNS
 from ingestion.layout import literal, loaded_files_layout, rejected_layout, table_layout
 from ingestion.schema import INGESTED_AT, LOADED_FILES_TABLE, REJECTED_TABLE, TableSpec
-from ingestion.types import clickhouse_type
 
 
 def qualified(database: str, table: str) -> str:
@@ -22,8 +21,7 @@ def column_definitions(spec: TableSpec) -> list[str]:
     lines = []
     for column in spec.columns:
         comment = f" COMMENT {literal(column.description)}" if column.description else ""
-        ch_type = clickhouse_type(column.parsed_type, spec.is_nullable(column))
-        lines.append(f"{quote(column.name)} {ch_type}{comment}")
+        lines.append(f"{quote(column.name)} {spec.clickhouse_type(column)}{comment}")
     lines.append(f"{quote(INGESTED_AT)} DateTime64(6, 'UTC') COMMENT 'load time (version)'")
     lines.append(f"{quote('_dlt_load_id')} String")
     lines.append(f"{quote('_dlt_id')} String DEFAULT ''")

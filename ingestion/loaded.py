@@ -86,3 +86,23 @@ def pending_days(files: Iterable[LandedFile]) -> list[dt.date]:
 def landed_days(files: Iterable[LandedFile]) -> list[dt.date]:
     """Every day of daily-partitioned tables that has a landing file, loaded or not, sorted."""
     return sorted({f.day for f in files if f.spec.daily_partitioned and f.day is not None})
+
+
+def landing_days(specs: Iterable[TableSpec], landing_dir: Path | str) -> list[dt.date]:
+    """The days of the daily-partitioned tables' landing files (a listing; no warehouse)."""
+    days = set()
+    for spec in specs:
+        if spec.files is not None and spec.daily_partitioned:
+            days |= {d for r in list_files(spec.files, landing_dir) if (d := r.day()) is not None}
+    return sorted(days)
+
+
+def pending_by_table(files: Iterable[LandedFile]) -> dict[tuple[str, str], set[dt.date]]:
+    """Per daily-partitioned (source, table): the days of its files not loaded yet."""
+    out: dict[tuple[str, str], set[dt.date]] = {}
+    for f in files:
+        if f.spec.daily_partitioned:
+            days = out.setdefault((f.spec.source, f.spec.name), set())
+            if not f.loaded and f.day is not None:
+                days.add(f.day)
+    return out

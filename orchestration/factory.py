@@ -13,11 +13,12 @@ from pathlib import Path
 import dagster as dg
 
 from core.settings import settings
-from ingestion.schema import TableSpec
+from ingestion.schema import TableSpec, load_schemas
 from orchestration.defs import naming
 from orchestration.defs.alerts.definitions import build_alert_defs
 from orchestration.defs.analytics.common import DATABASE as ANALYTICS_DATABASE
 from orchestration.defs.analytics.definitions import build_analytics_defs
+from orchestration.defs.analytics.definitions import inputs as analytics_inputs
 from orchestration.defs.automation.failures import report_failed_assets
 from orchestration.defs.automation.jobs import (
     IngestJobs,
@@ -30,16 +31,16 @@ from orchestration.defs.automation.schedules import (
     full_build_schedule,
     ingestion_schedules,
 )
+from orchestration.defs.clickhouse import raw_relation
 from orchestration.defs.ingestion.assets import build_dlt_assets
 from orchestration.defs.ingestion.sensors import build_landing_sensor
 from orchestration.defs.maintenance.definitions import build_maintenance_defs, retention_by_relation
+from orchestration.defs.naming import table_key
 from orchestration.defs.partitions import Daily, distinct, model_partitions, table_partitions
 from orchestration.defs.quality.clickhouse_checks import CheckedTable, build_clickhouse_checks
 from orchestration.defs.quality.clickhouse_checks import replacing_key as dbt_replacing_key
 from orchestration.defs.quality.freshness import build_freshness_checks, build_freshness_sensor
-from orchestration.defs.raw_tables import RawTable, sort_tables
 from orchestration.defs.resources import build_resources
-from orchestration.defs.spec_adapter import load_specs, raw_tables_from_specs
 from orchestration.defs.transform.assets import build_dbt_assets
 from orchestration.defs.transform.project import Manifest, prepared_dbt_project
 from orchestration.defs.translators import DbtTranslator, DltTranslator
@@ -72,20 +73,17 @@ def build_definitions(
         dg.DefaultScheduleStatus.RUNNING if autostart else dg.DefaultScheduleStatus.STOPPED
     )
 
-    specs = load_specs(paths.schemas_dir)
-    raw_tables = sort_tables(raw_tables_from_specs(specs))
+    specs = sorted(load_schemas(paths.schemas_dir), key=lambda s: (s.source, s.name))
     # each daily-partitioned table's own partitions, from its YAML's start
     raw_partitions = {
-        t.key: table_partitions(t.daily_start, end=partitions_end)
-        for t in raw_tables
-        if t.partitioned
+        table_key(t): table_partitions(t.partition_start, end=partitions_end)
+        for t in specs
+        if t.partition_start is not None
     }
 
     # assets: dlt (raw tables) and dbt (models), keyed by one policy
-    dlt_translator = DltTranslator({(t.source, t.name): t for t in raw_tables})
-    raw_assets = build_dlt_assets(
-        raw_tables, specs=specs, partitions=raw_partitions, translator=dlt_translator
-    )
+    dlt_translator = DltTranslator({(t.source, t.name): t for t in specs})
+    raw_assets = build_dlt_assets(specs, partitions=raw_partitions, translator=dlt_translator)
     project = prepared_dbt_project(paths.dbt_project_dir, paths.dbt_profiles_dir)
     manifest = Manifest.load(project.manifest_path)
     manifest.attach_tests_to_last_parent()
@@ -108,11 +106,11 @@ def build_definitions(
     ]
     mart_keys = [model_keys[n["unique_id"]] for n in mart_nodes if not manifest.is_incremental(n)]
     levels = {model_keys[uid]: n for uid, n in manifest.split_levels().items()}
-    freshness = build_freshness_checks(raw_tables, incremental_keys, mart_keys, levels)
-    checked = _checked_tables(raw_tables, manifest, model_keys)
+    freshness = build_freshness_checks(specs, incremental_keys, mart_keys, levels)
+    checked = _checked_tables(specs, manifest, model_keys)
 
     # jobs, schedules, sensors
-    ingest = ingestion_jobs(raw_tables, raw_partitions)
+    ingest = ingestion_jobs(specs, raw_partitions)
     model_partitions_by_key = {model_keys[u]: d for u, d in model_partitions_by_id.items()}
     all_partitions = {**raw_partitions, **model_partitions_by_key}
     full_build = full_build_job(all_partitions)
@@ -120,7 +118,7 @@ def build_definitions(
     jobs = [*ingest.values(), full_build, *daily_jobs.values()]
     only = distinct(all_partitions.values())
     schedules = [
-        *ingestion_schedules(raw_tables, ingest, schedule_status),
+        *ingestion_schedules(specs, ingest, schedule_status),
         full_build_schedule(full_build, only[0] if len(only) == 1 else None, schedule_status),
         *daily_partition_schedules(daily_jobs, schedule_status),
     ]
@@ -148,20 +146,31 @@ def build_definitions(
         executor=dg.in_process_executor,
     )
     # Python assets on the marts, ClickHouse maintenance, alerts (orchestration/defs/<part>/)
-    databases = {t.relation.database for t in raw_tables} | {ANALYTICS_DATABASE}
+    databases = {raw_relation(t).database for t in specs} | {ANALYTICS_DATABASE}
     databases |= {r.database for r in manifest.relations_by_unique_id().values()}
     maintenance = build_maintenance_defs(
-        sorted(databases), retention_by_relation(specs, raw_tables), schedule_status
+        sorted(databases), retention_by_relation(specs), schedule_status
     )
-    return dg.Definitions.merge(core, build_analytics_defs(), maintenance, build_alert_defs())
+    # the Python assets read the Jaffle marts: a dbt project without those gets none
+    analytics = (
+        build_analytics_defs()
+        if analytics_inputs() <= set(model_keys.values())
+        else dg.Definitions()
+    )
+    return dg.Definitions.merge(core, analytics, maintenance, build_alert_defs())
 
 
 def _checked_tables(
-    raw_tables: list[RawTable], manifest: Manifest, model_keys: dict[str, dg.AssetKey]
+    specs: list[TableSpec], manifest: Manifest, model_keys: dict[str, dg.AssetKey]
 ) -> list[CheckedTable]:
     checked = [
-        CheckedTable(t.key, t.relation, t.replacing_key, partitioned=bool(t.partition_by))
-        for t in raw_tables
+        CheckedTable(
+            table_key(t),
+            raw_relation(t),
+            t.replacing_key,
+            partitioned=bool(t.clickhouse.partition_by),
+        )
+        for t in specs
     ]
     for node in manifest.asset_nodes:
         if manifest.is_table(node) and node["resource_type"] == "model":

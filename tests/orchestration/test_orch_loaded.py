@@ -71,9 +71,7 @@ def fx(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
     from orchestration.defs.ingestion.assets import build_dlt_assets
     from orchestration.defs.ingestion.sensors import build_landing_sensor
     from orchestration.defs.partitions import table_partitions
-    from orchestration.defs.raw_tables import sort_tables
     from orchestration.defs.resources import clickhouse_resource
-    from orchestration.defs.spec_adapter import raw_tables_from_specs
     from orchestration.defs.translators import DltTranslator
 
     root = tmp_path_factory.mktemp("orch-loaded")
@@ -85,11 +83,10 @@ def fx(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
     env = {"ELT_LANDING_DIR": str(landing), "ELT_DLT_DIR": str(root / "dlt")}
     with local_endpoint(root / "warehouse"), patched_environ(env):
         specs = load_schemas(root / "schemas")
-        tables = sort_tables(raw_tables_from_specs(specs))
         partitions = {EVENTS: table_partitions(START, end=END)}
-        translator = DltTranslator({(t.source, t.name): t for t in tables})
-        assets = build_dlt_assets(tables, specs=specs, partitions=partitions, translator=translator)
-        jobs = ingestion_jobs(tables, partitions)
+        translator = DltTranslator({(t.source, t.name): t for t in specs})
+        assets = build_dlt_assets(specs, partitions=partitions, translator=translator)
+        jobs = ingestion_jobs(specs, partitions)
         sensor = build_landing_sensor(
             SOURCE,
             specs,
@@ -192,3 +189,25 @@ def test_a_window_with_files_and_no_rows_in_it_fails_naming_window_and_files(
     assert "[2021-03-03T00:00:00+00:00, 2021-03-04T00:00:00+00:00)" in message
     assert str(path) in message
     assert "loaded 0 rows" in message
+
+
+def test_materialization_metadata_tells_the_truth(fx: dict[str, Any]) -> None:
+    """On a real partition run: row count under FINAL (stored versions labelled), the
+    partition's own rows, ClickHouse column types, no local paths, nothing unserializable."""
+    write_day(fx["landing"], START, range(1, 4))  # the same rows again: 3 stored duplicates
+    assert materialize(fx, EVENTS, "2021-03-01").success
+    record = fx["instance"].fetch_materializations(EVENTS, limit=1).records[0]
+    metadata = record.asset_materialization.metadata
+    final = rows(f"select count() from raw.{SOURCE}___events final")[0][0]
+    stored = rows(
+        f"select sum(rows) from system.parts where active and table = '{SOURCE}___events'"
+    )
+    assert metadata["dagster/row_count"].value == final
+    assert metadata["clickhouse/stored_row_versions"].value == stored[0][0] >= final
+    assert metadata["dagster/partition_row_count"].value == 3  # of 2021-03-01, not the table
+    assert final > 3
+    types = {c.name: c.type for c in metadata["dagster/column_schema"].schema.columns}
+    assert types == {"id": "Int64", "happened_at": "DateTime64(6, 'UTC')"}
+    text = repr(metadata)
+    assert "unserializable" not in text
+    assert str(fx["landing"].parent) not in text  # no local file paths (dlt's working dir)

@@ -9,9 +9,10 @@ from dagster._core.definitions.unresolved_asset_job_definition import (
     UnresolvedAssetJobDefinition as AssetJob,  # what define_asset_job returns
 )
 
+from ingestion.schema import TableSpec, by_source
 from orchestration.defs.ingestion.assets import INGESTION_RETRY
+from orchestration.defs.naming import table_key
 from orchestration.defs.partitions import Daily, distinct, suffix
-from orchestration.defs.raw_tables import RawTable, by_source
 
 FULL_BUILD_JOB = "full_build"
 # run tags deploy/dagster.yaml limits concurrency on (QueuedRunCoordinator tag limits)
@@ -28,15 +29,17 @@ IngestJobs = dict[tuple[str, Daily | None], AssetJob]
 
 
 def ingestion_jobs(
-    tables: Sequence[RawTable], partitions: Mapping[dg.AssetKey, Daily]
+    tables: Sequence[TableSpec], partitions: Mapping[dg.AssetKey, Daily]
 ) -> IngestJobs:
     """Per source: one job for its unpartitioned tables and one per daily partitions definition
     of its partitioned tables (a job's partitions are inferred from its assets)."""
     jobs: IngestJobs = {}
     for source, source_tables in by_source(tables).items():
-        defined = [partitions.get(t.key) for t in source_tables]
+        defined = [partitions.get(table_key(t)) for t in source_tables]
         for definition in [None, *distinct(defined)]:
-            keys = [t.key for t in source_tables if partitions.get(t.key) == definition]
+            keys = [
+                table_key(t) for t in source_tables if partitions.get(table_key(t)) == definition
+            ]
             if not keys:
                 continue
             partitioned = definition is not None

@@ -4,20 +4,20 @@ from collections.abc import Mapping, Sequence
 
 import dagster as dg
 
+from ingestion.schema import TableSpec, by_source
 from orchestration.defs.automation.jobs import AssetJob
 from orchestration.defs.partitions import Daily
-from orchestration.defs.raw_tables import RawTable, by_source
 
 
 def ingestion_schedules(
-    tables: Sequence[RawTable],
+    tables: Sequence[TableSpec],
     jobs: Mapping[tuple[str, Daily | None], AssetJob],
     default_status: dg.DefaultScheduleStatus,
 ) -> list[dg.ScheduleDefinition]:
     """On the source's cron: its unpartitioned job, and each daily job for its last day."""
     schedules: list[dg.ScheduleDefinition] = []
     for source, source_tables in by_source(tables).items():
-        cron = next((t.cron for t in source_tables if t.cron), None)
+        cron = next((t.schedule for t in source_tables if t.schedule), None)
         if cron is None:
             continue
         for (job_source, definition), job in jobs.items():

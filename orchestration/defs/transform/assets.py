@@ -16,7 +16,7 @@ from typing import Any
 import dagster as dg
 from dagster_dbt import DbtCliResource, DbtProject, dbt_assets
 
-from orchestration.defs.clickhouse import fetch_table_stats
+from orchestration.defs.clickhouse import fetch_final_count, fetch_table_stats
 from orchestration.defs.partitions import Daily, distinct, suffix, window_vars
 from orchestration.defs.resources import ClickHouseResource
 from orchestration.defs.transform.project import INCREMENTAL_SELECT, Manifest
@@ -32,6 +32,12 @@ def build_dbt_assets(
     """`incremental`: the daily partitions of each incremental model (by unique id), those of
     the raw tables it reads (`partitions.model_partitions`)."""
     relations = manifest.relations_by_unique_id()
+    # ReplacingMergeTree models: their row count is the rows under FINAL
+    replacing = {
+        n["unique_id"]
+        for n in manifest.asset_nodes
+        if "ReplacingMergeTree" in str((n.get("config") or {}).get("engine") or "")
+    }
     has_incremental = any(manifest.is_incremental(n) for n in manifest.asset_nodes)
     out: list[dg.AssetsDefinition] = []
     definitions = distinct(incremental.values())
@@ -48,6 +54,7 @@ def build_dbt_assets(
                 select=" ".join(names) if len(definitions) > 1 else INCREMENTAL_SELECT,
                 name="dbt_incremental" + suffix(definition, definitions),
                 relations=relations,
+                replacing=replacing,
             )
         )
 
@@ -62,7 +69,7 @@ def build_dbt_assets(
     def dbt_models(
         context: dg.AssetExecutionContext, dbt: DbtCliResource, clickhouse: ClickHouseResource
     ) -> Iterator[Any]:
-        yield from _run_dbt(context, dbt, ["build"], clickhouse, relations)
+        yield from _run_dbt(context, dbt, ["build"], clickhouse, relations, replacing)
 
     out.append(dbt_models)
     return out
@@ -77,6 +84,7 @@ def _incremental_assets(
     select: str,
     name: str,
     relations: dict[str, Any],
+    replacing: set[str],
 ) -> dg.AssetsDefinition:
     @dbt_assets(
         manifest=manifest.data,
@@ -93,7 +101,7 @@ def _incremental_assets(
         dbt_vars = window_vars(context.partition_time_window)
         context.log.info(f"dbt window {dbt_vars}")
         args = ["build", "--vars", json.dumps(dbt_vars)]
-        yield from _run_dbt(context, dbt, args, clickhouse, relations)
+        yield from _run_dbt(context, dbt, args, clickhouse, relations, replacing)
 
     return _assets
 
@@ -104,6 +112,7 @@ def _run_dbt(
     args: list[str],
     clickhouse: ClickHouseResource,
     relations: dict[str, Any],
+    replacing: set[str],
 ) -> Iterator[Any]:
     """`dbt <args>` for the selected assets: events with column schema and ClickHouse metadata.
 
@@ -122,7 +131,9 @@ def _run_dbt(
             if relation is not None and isinstance(event, dg.Output | dg.AssetMaterialization):
                 stats = fetch_table_stats(client, [relation]).get(relation)
                 if stats is not None:
-                    event = event.with_metadata({**event.metadata, **stats.as_metadata(relation)})
+                    final = fetch_final_count(client, relation) if unique_id in replacing else None
+                    extra = stats.as_metadata(relation, final)
+                    event = event.with_metadata({**event.metadata, **extra})
             yield event
     failures = failed_nodes(invocation.get_artifact("run_results.json"), own_tests)
     if failures:
