@@ -13,6 +13,7 @@ from elt.scaffold import scaffold_dbt
 from elt.summary import render_load
 from ingestion import dbt_sources
 from ingestion.infer import write_draft
+from ingestion.pipeline import FilesFailedError, daily_window, run_source
 from ingestion.schema import (
     SCHEMAS_DIR,
     SchemaError,
@@ -134,9 +135,6 @@ def load_command(
     day: Annotated[str | None, typer.Option("--day", help="Only this day (YYYY-MM-DD)")] = None,
 ) -> None:
     """Run the generated dlt source of SOURCE into ClickHouse `raw` (prints a JSON summary)."""
-    # dlt takes seconds to import: only the commands that run a pipeline load it
-    from ingestion.pipeline import FilesFailedError, daily_window, run_source
-
     window = daily_window(dt.date.fromisoformat(day)) if day else None
     try:
         result = run_source(source, landing_dir=landing_dir, window=window, tables=table or None)

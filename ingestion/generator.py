@@ -28,7 +28,13 @@ from dlt.extract import DltResource, DltSource
 from ingestion.conform import Conformed, RejectedRow, SchemaDriftError, conform
 from ingestion.layout import clickhouse_hints
 from ingestion.readers import FileReader, FileReadError, FileRef, list_files, nth_kept
-from ingestion.schema import INGESTED_AT, REJECTED_TABLE, TableSpec
+from ingestion.schema import (
+    INGESTED_AT,
+    LOADED_FILES_TABLE,
+    REJECTED_TABLE,
+    EmptyWindowError,
+    TableSpec,
+)
 from ingestion.types import arrow_type, dlt_column_hints, parse_scalar
 
 Window = tuple[dt.datetime, dt.datetime]
@@ -66,6 +72,25 @@ class FileFailure:
     file: str
     error: str
     rows_loaded: int = 0  # rows of it yielded before the failure (a large file failing late)
+
+
+# the loaded-files record (`ingestion.loaded`): written in the same load package as the rows
+LOADED_FILES_COLUMNS: dict[str, dict[str, Any]] = {
+    "table_name": {"data_type": "text", "nullable": False},
+    "file": {"data_type": "text", "nullable": False},
+    "fingerprint": {"data_type": "text", "nullable": False},
+    "day": {"data_type": "date", "nullable": True},
+    "loaded_at": {"data_type": "timestamp", "nullable": False, "precision": 6},
+}
+LOADED_FILES_SCHEMA = pa.schema(
+    [
+        pa.field("table_name", pa.string(), nullable=False),
+        pa.field("file", pa.string(), nullable=False),
+        pa.field("fingerprint", pa.string(), nullable=False),
+        pa.field("day", pa.date32(), nullable=True),
+        pa.field("loaded_at", pa.timestamp("us", tz="UTC"), nullable=False),
+    ]
+)
 
 
 @dataclass
@@ -301,6 +326,37 @@ def _rejected_table(
         schema=REJECTED_SCHEMA,
     )
     return dlt.mark.with_table_name(table, REJECTED_TABLE)
+
+
+def _loaded_files_table(
+    spec: TableSpec, refs: list[FileRef], landing_dir: Path | str, at: dt.datetime
+) -> Any:
+    table = pa.table(
+        {
+            "table_name": [spec.name] * len(refs),
+            "file": [r.key(landing_dir) for r in refs],
+            "fingerprint": [r.fingerprint for r in refs],
+            "day": [r.day() for r in refs],
+            "loaded_at": [at] * len(refs),
+        },
+        schema=LOADED_FILES_SCHEMA,
+    )
+    return dlt.mark.with_table_name(table, LOADED_FILES_TABLE)
+
+
+def _empty_window_error(
+    spec: TableSpec, window: Window, refs: list[FileRef], stats: TableStats
+) -> EmptyWindowError:
+    start, end = (_as_utc(w) for w in window)
+    more = f" (+{len(refs) - 10} more)" if len(refs) > 10 else ""
+    names = ", ".join(r.url for r in refs[:10]) + more
+    column = spec.partitioning.column if spec.partitioning else spec.cursor
+    rejected = f"; {stats.rejected} row(s) rejected" if stats.rejected else ""
+    return EmptyWindowError(
+        f"{spec.source}.{spec.name}: window [{start.isoformat()}, {end.isoformat()}) has "
+        f"{len(refs)} landing file(s) but loaded 0 rows: no row's {column} falls into the "
+        f"window{rejected}. Files: {names}"
+    )
 
 
 def _with_version(table: pa.Table, at: dt.datetime) -> pa.Table:
@@ -554,6 +610,7 @@ def _files_items(
     segments: list[_Segment] = []
     batches: list[pa.RecordBatch] = []
     pending = 0
+    read: list[FileRef] = []
     for ref in list_files(spec.files, landing_dir):
         if window is not None and not file_in_window(ref, window):
             continue
@@ -593,10 +650,17 @@ def _files_items(
                 stats.count_rejected(ref.url)
             rows = [RejectedRow(f.line, f.reason, f.raw) for f in faults]
             yield _rejected_table(spec, ref.url, rows, at)
+        read.append(ref)
         if window is None:
             seen[ref.url] = ref.fingerprint
     if batches:
         yield from _conform_combined(spec, segments, batches, stats, at, window, cursor)
+    if window is not None and stats.rows == 0:
+        dated = [r for r in read if r.day() is not None]
+        if dated:  # files named for the window's days, but not one row of them in it
+            raise _empty_window_error(spec, window, dated, stats)
+    if read:
+        yield _loaded_files_table(spec, read, landing_dir, at)
     if cursor is not None and (new_state := cursor.state()) is not None:
         state["cursor"] = new_state
 
@@ -700,6 +764,12 @@ def table_resource(
         table_name=REJECTED_TABLE,
         write_disposition="append",
         columns=[{"name": k, **v} for k, v in REJECTED_COLUMNS.items()],
+        create_table_variant=True,
+    )
+    resource.apply_hints(
+        table_name=LOADED_FILES_TABLE,
+        write_disposition="append",
+        columns=[{"name": k, **v} for k, v in LOADED_FILES_COLUMNS.items()],
         create_table_variant=True,
     )
     resource.apply_hints(

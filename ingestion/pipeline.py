@@ -33,6 +33,7 @@ from core.clickhouse import clickhouse_client
 from core.settings import settings
 from ingestion.ddl import (
     create_database_sql,
+    create_loaded_files_table_sql,
     create_rejected_table_sql,
     create_table_sql,
     qualified,
@@ -46,7 +47,7 @@ from ingestion.destination import (  # re-exported: the pipeline API in one plac
 )
 from ingestion.generator import FileFailure, RunStats, Window, dlt_source
 from ingestion.layout import literal
-from ingestion.schema import REJECTED_TABLE, TableSpec, load_schemas
+from ingestion.schema import LOADED_FILES_TABLE, REJECTED_TABLE, TableSpec, load_schemas
 
 __all__ = [
     "RUN_KWARGS",
@@ -130,6 +131,14 @@ def prepare_raw_tables(specs: list[TableSpec]) -> list[str]:
         f"{source}___{REJECTED_TABLE}": create_rejected_table_sql(source, database, replicated)
         for source in sorted({s.source for s in specs})
     }
+    wanted.update(
+        {
+            f"{source}___{LOADED_FILES_TABLE}": create_loaded_files_table_sql(
+                source, database, replicated
+            )
+            for source in sorted({s.source for s in specs if s.files is not None})
+        }
+    )
     wanted.update({s.raw_table: create_table_sql(s, database, replicated) for s in specs})
     client = clickhouse_client(loader=True)
     try:

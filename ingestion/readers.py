@@ -56,13 +56,28 @@ class FileRef:
 
     def day(self) -> dt.date | None:
         """The date in the file name (daily files like 2018-09-01.csv), if any."""
-        match = _DAY_IN_NAME.search(self.name)
-        if not match:
-            return None
+        return file_day(self.name)
+
+    def key(self, landing_dir: Path | str) -> str:
+        """How the loaded-files record names the file: relative to the landing dir when it lives
+        there (so the record survives a moved checkout), else its URL."""
+        if self.url.startswith("s3://"):
+            return self.url
         try:
-            return dt.date(int(match[1]), int(match[2]), int(match[3]))
+            return Path(self.url).relative_to(Path(landing_dir)).as_posix()
         except ValueError:
-            return None
+            return self.url
+
+
+def file_day(name: str) -> dt.date | None:
+    """The date in a landing file's name (`2018-09-01.csv`, `orders_2018-09-01.parquet`)."""
+    match = _DAY_IN_NAME.search(Path(name).name)
+    if not match:
+        return None
+    try:
+        return dt.date(int(match[1]), int(match[2]), int(match[3]))
+    except ValueError:
+        return None
 
 
 def s3_options() -> dict[str, Any]:

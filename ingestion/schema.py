@@ -22,11 +22,19 @@ from core.identifiers import InvalidIdentifierError, validate_identifier
 from core.settings import settings
 from ingestion.dlt_names import DLT_TABLES, STAGING_SUFFIX, raw_table_name, rename_problem
 from ingestion.key_expressions import check_key_expression, expression_columns
-from ingestion.types import TYPE_PATTERN, ColumnType, UnknownTypeError, parse_scalar, parse_type
+from ingestion.types import (
+    TYPE_PATTERN,
+    ColumnType,
+    UnknownTypeError,
+    clickhouse_type,
+    parse_scalar,
+    parse_type,
+)
 
 SCHEMAS_DIR = Path(__file__).resolve().parent / "schemas"
 INGESTED_AT = "_ingested_at"  # version column added to every raw table (load time, UTC)
 REJECTED_TABLE = "_rejected_rows"  # per source: raw.<source>____rejected_rows
+LOADED_FILES_TABLE = "_loaded_files"  # per source: raw.<source>____loaded_files
 RESERVED_COLUMNS = {INGESTED_AT, "_dlt_load_id", "_dlt_id"}
 _ENV_NAME = re.compile(r"^[A-Z_][A-Z0-9_]*$")
 _DURATION = re.compile(r"^(?:(\d+)d)?(?:(\d+)h)?(?:(\d+)m)?$")
@@ -399,8 +407,31 @@ class TableSpec(TableYaml):
     def daily_partitioned(self) -> bool:
         return self.partitioning is not None and self.partitioning.daily
 
+    @property
+    def partition_start(self) -> dt.date | None:
+        """First daily partition (the table's own start), when daily-partitioned."""
+        return self.partitioning.start if self.daily_partitioned else None
+
+    @property
+    def replacing_key(self) -> tuple[str, ...]:
+        """The ReplacingMergeTree sort key (the dedup key under FINAL); () for a MergeTree."""
+        return tuple(self.order_by) if self.clickhouse.engine == "ReplacingMergeTree" else ()
+
+    @property
+    def local_glob(self) -> str | None:
+        """The files glob relative to the landing dir, for a files table on local disk."""
+        return self.files.path if self.files and "://" not in self.files.path else None
+
+    @property
+    def freshness_max_lag(self) -> dt.timedelta | None:
+        return self.freshness.max_lag_delta if self.freshness else None
+
     def column(self, name: str) -> Column:
         return next(c for c in self.columns if c.name == name)
+
+    def clickhouse_type(self, column: Column) -> str:
+        """The column's ClickHouse type in the raw table (DDL and Dagster's column schema)."""
+        return clickhouse_type(column.parsed_type, self.is_nullable(column))
 
     def is_nullable(self, column: Column) -> bool:
         """Declared nullability; key, sort, partition and version columns are never null."""
@@ -417,6 +448,10 @@ class TableSpec(TableYaml):
         if self.partitioning:
             keys.add(self.partitioning.column)
         return keys
+
+
+class EmptyWindowError(RuntimeError):
+    """A partition window has landing files named for its days but loads none of their rows."""
 
 
 class SchemaError(ValueError):
@@ -761,6 +796,14 @@ def load_schemas(schemas_dir: Path | str | None = None) -> list[TableSpec]:
     if errors:
         raise SchemaErrors(errors)
     return specs
+
+
+def by_source(specs: Iterable[TableSpec]) -> dict[str, list[TableSpec]]:
+    """The specs per source, sources and tables sorted by name."""
+    grouped: dict[str, list[TableSpec]] = {}
+    for spec in sorted(specs, key=lambda s: (s.source, s.name)):
+        grouped.setdefault(spec.source, []).append(spec)
+    return grouped
 
 
 def source_names(specs: list[TableSpec]) -> list[str]:

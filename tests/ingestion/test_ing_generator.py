@@ -24,7 +24,7 @@ from ingestion.generator import (
 )
 from ingestion.layout import clickhouse_hints
 from ingestion.readers import FileRef
-from ingestion.schema import REJECTED_TABLE, load_schemas, parse_table_file
+from ingestion.schema import LOADED_FILES_TABLE, REJECTED_TABLE, load_schemas, parse_table_file
 
 EVENTS = """\
 name: events
@@ -211,12 +211,16 @@ def test_rejected_rows_are_yielded_to_the_rejected_table(tmp_path: Path) -> None
     items = list(files_rows(spec, landing, stats=stats, state={}))
     assert stats.rejected == 2 and stats.rows == 1
     marked = [i for i in items if not isinstance(i, pa.Table)]
-    assert len(marked) == 1
-    assert marked[0].meta.table_name == REJECTED_TABLE
+    assert [m.meta.table_name for m in marked] == [REJECTED_TABLE, LOADED_FILES_TABLE]
     rejected = marked[0].data.to_pylist()
     assert [r["row_number"] for r in rejected] == [3, 4]  # lines (the header is line 1)
     assert rejected[0]["table_name"] == "events"
     assert rejected[0]["file"].endswith("2020-01-01.csv")
+    # the loaded-files record: the file, named relative to the landing dir, and its day
+    loaded = marked[1].data.to_pylist()
+    assert [(r["table_name"], r["file"], r["day"]) for r in loaded] == [
+        ("events", "src/events/2020-01-01.csv", dt.date(2020, 1, 1))
+    ]
 
 
 def test_cursor_filter_state_without_rows() -> None:

@@ -207,7 +207,7 @@ def test_spec_sources_have_the_generated_sources_resources() -> None:
     every run builds (a drift would leave assets nothing loads, or tables no asset covers)."""
     from ingestion.pipeline import build_source
     from ingestion.schema import load_schemas
-    from orchestration.defs.spec_adapter import spec_source
+    from orchestration.defs.ingestion.assets import spec_source
 
     specs = load_schemas()
     for source in sorted({s.source for s in specs}):

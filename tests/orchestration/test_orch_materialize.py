@@ -149,7 +149,7 @@ def _truncate_event_tables() -> None:
 def test_daily_partition_and_three_day_backfill_exact_rows(stack: dict[str, Any]) -> None:
     defs: dg.Definitions = stack["defs"]
     landed = {t: csv_rows_by_day(stack["landing"], t) for t in EVENT_TABLES}
-    job = defs.get_job_def("daily_partition")
+    job = defs.resolve_job_def("daily_partition")
     _truncate_event_tables()
 
     with dg.instance_for_test() as instance:
