@@ -36,15 +36,12 @@ COPY profiles.yml ./
 RUN --mount=type=cache,target=/root/.cache/uv \
     uv sync --locked --no-dev
 
-# dbt manifest at build time (dbt_project/target/manifest.json): the code server loads the dbt
-# assets from it instead of parsing the project at start-up. Parsing needs no warehouse; the
-# `prod` target only needs CLICKHOUSE_HOST to be set.
+# dbt manifest at build time (dbt_project/target/manifest.json), dagster-dbt's prepare-and-package
+# flow (`dbt deps` + `dbt parse` of the DbtProject in project.py): the code server and every run
+# process only read it. Parsing needs no warehouse; the `prod` target only needs CLICKHOUSE_HOST.
 SHELL ["/bin/bash", "-o", "pipefail", "-c"]
-RUN if [ -f dbt_project/packages.yml ]; then \
-        /app/.venv/bin/dbt deps --project-dir dbt_project --profiles-dir . ; \
-    fi \
- && CLICKHOUSE_HOST=build /app/.venv/bin/dbt parse \
-        --project-dir dbt_project --profiles-dir . --target prod \
+RUN PATH=/app/.venv/bin:$PATH CLICKHOUSE_HOST=build DBT_TARGET=prod \
+        dagster-dbt project prepare-and-package --file orchestration/defs/transform/project.py \
  && test -s dbt_project/target/manifest.json
 
 # --- runtime: the same Python, the built /app, a non-root user --------------------------------

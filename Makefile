@@ -34,14 +34,16 @@ dbt-build: setup  ## dbt build against the configured warehouse (local endpoint 
 	$(RUN) elt warehouse start
 	$(RUN) dbt build --project-dir dbt_project --profiles-dir . $(ARGS)
 
-dbt-docs: setup  ## dbt docs generate (catalog from the warehouse)
+dbt-docs: setup  ## dbt docs generate (catalog from the warehouse), served on 127.0.0.1:8080
 	$(RUN) elt warehouse start
 	$(RUN) dbt docs generate --project-dir dbt_project --profiles-dir .
+	$(RUN) dbt docs serve --project-dir dbt_project --profiles-dir . --host 127.0.0.1 --port 8080 --no-browser
 
 bench: setup  ## benchmarks -> benchmarks/results/*.json
 	$(RUN) python -m benchmarks.endpoint
 	$(RUN) python -m benchmarks.ingestion
 	$(RUN) python -m benchmarks.definitions
+	$(RUN) python -m benchmarks.orchestration
 
 clean:  ## remove local state (warehouse data, landing files, dagster home)
 	-$(RUN) elt warehouse stop

@@ -88,6 +88,8 @@ class ProjectPaths(BaseSettings):
     dbt_project_dir: Path = PROJECT_ROOT / "dbt_project"
     dbt_profiles_dir: Path = Field(default=PROJECT_ROOT, validation_alias="DBT_PROFILES_DIR")
     schemas_dir: Path = PROJECT_ROOT / "ingestion" / "schemas"
+    # where `make dbt-docs` serves the dbt docs; each dbt asset links to its page there
+    dbt_docs_url: str = "http://127.0.0.1:8080"
 
 
 class RunSettings(BaseSettings):

@@ -9,36 +9,39 @@ from the warehouse. Exit code 1 when a run, an asset or a check failed.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import os
-import re
-import sys
 import time
 import traceback
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import dagster as dg
 import typer
+from dagster._core.storage.asset_check_execution_record import (
+    AssetCheckExecutionRecordStatus as Status,
+)
 
 from core.clickhouse import clickhouse_client
 from core.settings import settings
-
-_DAY_FILE = re.compile(r"^(\d{4}-\d{2}-\d{2})\.\w+$")
+from elt.console import worker_output_to
+from elt.materialize import MaterializeResult, RunOutcome, ingestion_first, materialize_all
+from elt.summary import MART_DATABASE, render_summary, table_counts
+from elt.uptodate import UpToDate
+from ingestion.landing import SOURCE, cache_root, landing_jaffle
+from ingestion.loaded import landed_files, landing_days, pending_by_table
+from ingestion.schema import TableSpec, load_schemas
+from orchestration.defs.transform.project import prepare_manifest
+from orchestration.factory import build_definitions
+from orchestration.instance import ensure_dagster_home
+from warehouse.lifecycle import ensure_local_endpoint
 
 
 def say(message: str = "") -> None:
     print(message, flush=True)
-
-
-def use_project_tools() -> None:
-    """Put this environment's executables (dbt, dagster) first on PATH for the subprocesses, so
-    `.venv/bin/elt` works without an activated venv (dagster-dbt looks `dbt` up on PATH)."""
-    bin_dir = str(Path(sys.executable).parent)
-    path = os.environ.get("PATH", "")
-    if bin_dir not in path.split(os.pathsep):
-        os.environ["PATH"] = os.pathsep.join([bin_dir, path]) if path else bin_dir
 
 
 @dataclass
@@ -81,26 +84,21 @@ class Stages:
 
 
 def ensure_endpoint() -> Any:
-    """Start the local endpoint when nothing answers on the configured port; print where it is."""
-    from warehouse.lifecycle import ensure_local_endpoint
+    """Start the local endpoint when nothing answers on the configured port; print where it is.
 
+    It listens where the settings say (CLICKHOUSE_HOST/HTTP_PORT/TCP_PORT), so dlt, dbt and the
+    Dagster resources find it through the same settings."""
     warehouse = settings().warehouse
     started = time.monotonic()
     info = ensure_local_endpoint()
     took = time.monotonic() - started
-    host, http_port, tcp_port = info.host, info.http_port, info.tcp_port
     if info.pid is None:  # answered, but not a local endpoint of ours (a server, another dir)
         say(f"      using the ClickHouse that answers at {warehouse.http_url}")
     else:
         say(
-            f"      local endpoint (chDB) on http://{host}:{http_port}, native tcp {tcp_port}"
-            f" · pid {info.pid} · data {info.data_dir} · ready in {took:.1f} s"
+            f"      local endpoint (chDB) on http://{info.host}:{info.http_port}, native tcp"
+            f" {info.tcp_port} · pid {info.pid} · data {info.data_dir} · ready in {took:.1f} s"
         )
-    # Everything after this (dlt, dbt subprocesses, Dagster resources) reads these.
-    os.environ["CLICKHOUSE_HOST"] = str(host)
-    os.environ["CLICKHOUSE_HTTP_PORT"] = str(http_port)
-    if tcp_port is not None:
-        os.environ["CLICKHOUSE_TCP_PORT"] = str(tcp_port)
     return info
 
 
@@ -109,8 +107,6 @@ def ensure_endpoint() -> Any:
 
 def publish_landing(years: int, until: dt.date | None) -> Path:
     """Generate (jafgen, cached per number of years) and publish the files up to `until`."""
-    from ingestion.landing import SOURCE, cache_root, landing_jaffle
-
     landing_dir = Path(settings().paths.landing_dir)
     cached = (cache_root() / f"{years}y" / ".complete").exists()
     say("      jafgen output cached: " + ("yes" if cached else "no, generating (~15 s per year)"))
@@ -123,37 +119,44 @@ def publish_landing(years: int, until: dt.date | None) -> Path:
     return landing_dir
 
 
-def replay_partitions_end(landing_dir: Path) -> str | None:
-    """End the daily partitions the day after the last landed day (ELT_PARTITIONS_END_DATE,
-    exclusive), unless already set: replayed 2018 data is then judged against its own end,
-    not the wall clock (partitions, schedules, partition freshness checks)."""
+def replay_partitions_end(landing_dir: Path) -> dt.date | None:
+    """The end of the daily partitions (exclusive): ELT_PARTITIONS_END_DATE when set, else the
+    day after the last landed day, so replayed 2018 data is judged against its own end, not the
+    wall clock (partitions, schedules, partition freshness checks). Callers pass it on
+    explicitly (to the definitions, to the `dagster dev` environment)."""
+    configured = settings().run.partitions_end_date
     days = landed_days(landing_dir)
-    if days is not None and not os.environ.get("ELT_PARTITIONS_END_DATE"):
-        end = dt.date.fromisoformat(days[1]) + dt.timedelta(days=1)
-        os.environ["ELT_PARTITIONS_END_DATE"] = end.isoformat()
-    return os.environ.get("ELT_PARTITIONS_END_DATE")
+    if configured is not None or days is None:
+        return configured
+    return dt.date.fromisoformat(days[1]) + dt.timedelta(days=1)
 
 
-def landed_days(landing_dir: Path) -> tuple[str, str] | None:
-    """First and last day of the daily landing files (`<source>/<table>/YYYY-MM-DD.csv`)."""
-    days = sorted(
-        m.group(1)
-        for path in landing_dir.glob("*/*/*")
-        if (m := _DAY_FILE.match(path.name)) is not None
-    )
-    return (days[0], days[-1]) if days else None
+def landed_days(landing_dir: Path, specs: list[TableSpec] | None = None) -> tuple[str, str] | None:
+    """First and last day of the daily-partitioned tables' landing files (their YAML globs)."""
+    days = landing_days(load_schemas() if specs is None else specs, landing_dir)
+    return (days[0].isoformat(), days[-1].isoformat()) if days else None
+
+
+def pending_window(
+    landing_dir: Path, specs: list[TableSpec]
+) -> tuple[tuple[str, str] | None, dict[dg.AssetKey, set[str]]]:
+    """The window of the data about to be loaded: first and last day of the daily files the
+    loaded-files record does not hold yet, and those days per raw table."""
+    pending = pending_by_table(landed_files(specs, landing_dir))
+    by_key = {
+        dg.AssetKey(["raw", source, table]): {d.isoformat() for d in days}
+        for (source, table), days in pending.items()
+    }
+    days = sorted(set().union(*by_key.values())) if by_key else []
+    return ((days[0], days[-1]) if days else None), by_key
 
 
 # ------------------------------------------------------------------------- 4. Dagster
 
 
 def prepare_dagster_home() -> Path:
-    """DAGSTER_HOME (default .local/dagster) with the dev dagster.yaml; exported for Dagster."""
-    from orchestration.instance import ensure_dagster_home
-
-    home = ensure_dagster_home(settings().paths.dagster_home.resolve())
-    os.environ["DAGSTER_HOME"] = str(home)
-    return home
+    """DAGSTER_HOME (default .local/dagster) with the dev dagster.yaml."""
+    return ensure_dagster_home(settings().paths.dagster_home.resolve())
 
 
 class EventPrinter:
@@ -204,15 +207,8 @@ class EventPrinter:
             say(f"      step {event.step_key}")
 
 
-def stage_name(assets: tuple[Any, ...]) -> str:
-    """ "ingest" for runs of raw tables only (dlt), else "transform" (dbt)."""
-    return "ingest" if all(k.path[0] == "raw" for k in assets) else "transform"
-
-
 def select_keys(asset_graph: Any, select: str | None, skip_dbt: bool) -> set[Any]:
     """The assets to materialize: all, a Dagster selection string, or the raw tables only."""
-    import dagster as dg
-
     keys = set(asset_graph.materializable_asset_keys)
     if select:
         keys &= set(dg.AssetSelection.from_string(select).resolve(asset_graph))
@@ -232,136 +228,97 @@ def materialize(
     full: bool = False,
 ) -> Any:
     """Every (selected) asset through Dagster; the tools' own output goes to a log file."""
-    from elt.console import worker_output_to
-
     stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%S")
     report.log_path = Path(settings().paths.home) / "logs" / f"demo-{stamp}.log"
-    with worker_output_to(report.log_path):
-        return _materialize(report, stages, landing_dir, skip_dbt, select, full)
+    home = prepare_dagster_home()
+    with (
+        worker_output_to(report.log_path),
+        dg.DagsterInstance.from_config(str(home)) as instance,
+        dbt_indirect_selection("buildable"),
+    ):
+        return _materialize(report, stages, instance, home, landing_dir, skip_dbt, select, full)
+
+
+@contextlib.contextmanager
+def dbt_indirect_selection(mode: str) -> Iterator[None]:
+    """dbt's indirect selection for the demo's runs, restored afterwards; a value the caller set
+    wins. dagster-dbt hands its process environment to dbt, the only way in for this setting.
+
+    A dbt test runs in a run that builds its model once all its other models exist or are
+    upstream ("buildable"), not in the first run that builds one of them: a relationships test
+    between models of two runs would otherwise read a table that does not exist yet. The few
+    left over (e.g. orders → locations) run at the end, in a checks-only run."""
+    name = "DBT_INDIRECT_SELECTION"
+    if name in os.environ:
+        yield
+        return
+    os.environ[name] = mode
+    try:
+        yield
+    finally:
+        os.environ.pop(name, None)
 
 
 def _materialize(
     report: DemoReport,
     stages: Stages,
+    instance: dg.DagsterInstance,
+    home: Path,
     landing_dir: Path,
     skip_dbt: bool,
     select: str | None,
     full: bool = False,
-) -> Any:
-    import dagster as dg
-
-    from elt.dbt_state import ensure_manifest
-    from elt.materialize import execute_run, group_checks, partition_range, plan_runs
-
-    home = prepare_dagster_home()
-    # A dbt test runs in a run that builds its model once all its other models exist or are
-    # upstream ("buildable"), not in the first run that builds one of them: a relationships test
-    # between models of two runs would otherwise read a table that does not exist yet. The few
-    # left over (e.g. orders → locations) run at the end (see below).
-    os.environ.setdefault("DBT_INDIRECT_SELECTION", "buildable")
-    rebuilt = stages.run("dbt manifest", "dbt manifest", ensure_manifest)
+) -> MaterializeResult:
+    rebuilt = stages.run("dbt manifest", "dbt manifest", prepare_manifest)
     say("      re-parsed (dbt parse)" if rebuilt else "      up to date (reused)")
 
     end = replay_partitions_end(landing_dir)
     if end:
         say(f"      daily partitions end before {end} (ELT_PARTITIONS_END_DATE)")
 
-    def load() -> Any:
-        from orchestration.definitions import defs
-
+    def load() -> tuple[dg.Definitions, Any]:
+        defs = build_definitions(partitions_end=end)
         return defs, defs.resolve_asset_graph()
 
-    defs, asset_graph = stages.run(
-        "load definitions", "Dagster definitions (orchestration.definitions)", load
-    )
+    defs, asset_graph = stages.run("load definitions", "Dagster definitions", load)
     keys = select_keys(asset_graph, select, skip_dbt)
     checks_total = sum(len(asset_graph.get(k).check_keys) for k in keys)
-    plan = plan_runs(asset_graph, keys, layer=lambda key: 0 if key.path[0] == "raw" else 1)
     report.assets_total = len(keys)
-    window = landed_days(landing_dir)
-    instance = dg.DagsterInstance.get()
-    days = f" · days {window[0]}..{window[1]}" if window else ""
-    say(f"      {len(keys)} assets, {checks_total} checks, {len(plan)} runs{days}")
+    specs = load_schemas()
+    window, pending = pending_window(landing_dir, specs)
+    if full or window is None:  # nothing new: the landed span (dbt partitions never built)
+        window = landed_days(landing_dir, specs)
+    first, last = window or (None, None)
+    days = f" · days {first}..{last}" if window else ""
+    say(f"      {len(keys)} assets, {checks_total} checks{days}")
     say(f"      DAGSTER_HOME {home} · dbt/dlt output in {report.log_path}")
     printer = EventPrinter(len(keys), checks_total)
-    job = defs.resolve_implicit_global_asset_job_def()
-    quiet = {"loggers": {"console": {"config": {"log_level": "ERROR"}}}}
-    from elt.materialize import RANGE_END_TAG, RANGE_START_TAG, MaterializeResult, PlannedRun
-    from elt.uptodate import UpToDate
 
-    result = MaterializeResult()
-    todo = UpToDate(instance, asset_graph, landing_dir, rebuild=rebuilt or full)
-    for index, planned in enumerate(plan, start=1):
-        name = stage_name(planned.assets)
-        tags = {"elt/demo": "true", "elt/stage": name}
-        title = f"{name}: run {index}/{len(plan)}, {len(planned.assets)} assets"
-        if planned.partitions_def is None:
-            needed = planned.assets if full else tuple(todo.unpartitioned(planned.assets))
-            scope = "unpartitioned"
-            skipped = "every asset up to date (nothing changed upstream)"
-        else:
-            first, last = window or (None, None)
-            start, end = partition_range(planned.partitions_def, first, last)
-            all_days = planned.partitions_def.get_partition_keys()
-            in_window = [d for d in all_days if start <= d <= end]
-            days = in_window if full else todo.partitions(planned.assets, in_window)
-            needed = planned.assets if days else ()
-            if days:
-                tags |= {RANGE_START_TAG: days[0], RANGE_END_TAG: days[-1]}
-            scope = f"daily partitions {days[0]}..{days[-1]}" if days else "daily partitions"
-            skipped = f"all {len(in_window)} partitions up to date"
-        if not needed:
-            say(f"\n==> {title} ({scope}): {skipped}")
-            continue
-        run = PlannedRun(tuple(needed), planned.partitions_def)
-        for key in run.assets:
-            result.expected_checks |= set(asset_graph.get(key).check_keys)
-
-        def run_one(run=run, tags=tags) -> Any:
-            return execute_run(job, instance, run, tags=tags, on_event=printer, run_config=quiet)
-
-        if len(needed) < len(planned.assets):
-            title += f" ({len(needed)} to update)"
-        outcome = stages.run(name, f"{title} ({scope})", run_one)
-        todo.record(outcome.materializations)
-        if run.partitions_def is not None:
-            counts = ", ".join(f"{k.path[-1]} {printer.partitions.get(k, 0)}" for k in run.assets)
+    def stage(name: str, title: str, work: Callable[[], RunOutcome]) -> RunOutcome:
+        outcome = stages.run(name, title, work)
+        partitions: dict[Any, int] = {}
+        for key, partition, _ in outcome.materializations:
+            if partition is not None:
+                partitions[key] = partitions.get(key, 0) + 1
+        if partitions:
+            counts = ", ".join(f"{k.path[-1]} {n}" for k, n in partitions.items())
             say(f"      partitions materialized: {counts}")
-        say(
-            f"      run {outcome.run_id} {'succeeded' if outcome.success else 'FAILED'}"
-            f" in {outcome.seconds:.1f} s"
-        )
-        result.runs.append(outcome)
-        if not outcome.success:
-            latest_state(report, instance, asset_graph, keys, result)
-            return result
-    # Checks whose dbt test reads models of several runs (relationships between an incremental
-    # mart and a table mart) run once every model exists: one checks-only run per partitions def.
-    for partitions_def, check_keys in group_checks(asset_graph, result.missing):
-        tags = {"elt/demo": "true", "elt/stage": "checks"}
-        if partitions_def is not None:
-            first, last = window or (None, None)
-            start, end = partition_range(partitions_def, first, last)
-            tags |= {RANGE_START_TAG: start, RANGE_END_TAG: end}
+        return outcome
 
-        def run_checks(check_keys=check_keys, tags=tags) -> Any:
-            return execute_run(
-                job,
-                instance,
-                None,
-                check_keys=check_keys,
-                tags=tags,
-                on_event=printer,
-                run_config=quiet,
-            )
-
-        title = f"checks: {len(check_keys)} checks that span several runs"
-        outcome = stages.run("checks", title, run_checks)
-        say(
-            f"      run {outcome.run_id} {'succeeded' if outcome.success else 'FAILED'}"
-            f" in {outcome.seconds:.1f} s"
-        )
-        result.runs.append(outcome)
+    result = materialize_all(
+        defs,
+        instance,
+        first_partition=first,
+        last_partition=last,
+        keys=keys,
+        todo=None if full else UpToDate(instance, asset_graph, pending, rebuild=rebuilt),
+        layer=ingestion_first,
+        on_event=printer,
+        on_line=say,
+        stage=stage,
+        run_config={"loggers": {"console": {"config": {"log_level": "ERROR"}}}},
+        tags={"elt/demo": "true"},
+    )
     latest_state(report, instance, asset_graph, keys, result)
     return result
 
@@ -371,9 +328,6 @@ def latest_state(
 ) -> None:
     """Assets and checks as the instance knows them now: a re-run that skipped up-to-date work
     still reports every asset's materialization and every check's latest result."""
-    from dagster._core.storage.asset_check_execution_record import (
-        AssetCheckExecutionRecordStatus as Status,
-    )
 
     report.selected = set(keys)
     report.assets_updated = len(set(result.materialized) & keys)
@@ -404,11 +358,8 @@ def run_demo(
     select: str | None = None,
     full: bool = False,
 ) -> DemoReport:
-    from elt.summary import MART_DATABASE, render_summary, table_counts
-
     report = DemoReport()
     stages = Stages(report)
-    use_project_tools()
     window = f"{years} simulated year(s)" + (f", until {until}" if until else "")
     say(f"elt demo: Jaffle Shop ({window}) → dlt → ClickHouse → dbt, through Dagster")
     stages.run("endpoint", "local ClickHouse endpoint", ensure_endpoint)

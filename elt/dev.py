@@ -1,4 +1,4 @@
-"""`elt dev`: the local endpoint plus `dagster dev` (UI on 127.0.0.1) for the code location.
+"""`elt dev`: the local endpoint plus `dg dev` (UI on 127.0.0.1) for the code location.
 
 Ctrl-C stops Dagster; the endpoint keeps running (it holds the warehouse data for `elt sql`,
 `dbt build` and the next `elt dev`) and the command says how to stop it.
@@ -7,6 +7,7 @@ Ctrl-C stops Dagster; the endpoint keeps running (it holds the warehouse data fo
 from __future__ import annotations
 
 import contextlib
+import datetime as dt
 import os
 import signal
 import socket
@@ -18,14 +19,9 @@ from pathlib import Path
 
 import typer
 
-from core.settings import settings
-from elt.demo import (
-    ensure_endpoint,
-    prepare_dagster_home,
-    replay_partitions_end,
-    say,
-    use_project_tools,
-)
+from core.settings import PROJECT_ROOT, settings
+from elt.demo import ensure_endpoint, prepare_dagster_home, replay_partitions_end, say
+from orchestration.defs.transform.project import prepare_manifest
 
 CODE_LOCATION = "orchestration.definitions"
 
@@ -40,9 +36,18 @@ def port_is_free(host: str, port: int) -> bool:
 
 
 def dagster_dev_command(host: str, port: int) -> list[str]:
-    local = Path(sys.executable).parent / "dagster"
-    dagster = str(local) if local.exists() else "dagster"
-    return [dagster, "dev", "-m", CODE_LOCATION, "--host", host, "--port", str(port)]
+    """`dg dev` of this `dg` project (run from the project root; [tool.dg] in pyproject.toml)."""
+    local = Path(sys.executable).parent / "dg"
+    dg = str(local) if local.exists() else "dg"
+    return [dg, "dev", "--host", host, "--port", str(port)]
+
+
+def dagster_env(home: Path, partitions_end: dt.date | None) -> dict[str, str]:
+    """The environment of `dg dev`: ours plus its instance and the partitions' end."""
+    env = {**os.environ, "DAGSTER_HOME": str(home)}
+    if partitions_end is not None:
+        env["ELT_PARTITIONS_END_DATE"] = partitions_end.isoformat()
+    return env
 
 
 def dev_command(
@@ -50,29 +55,29 @@ def dev_command(
         3000, "--port", "-p", envvar="ELT_DEV_PORT", min=1, max=65535, help="Dagster UI port."
     ),
 ) -> None:
-    """Start the local ClickHouse endpoint and `dagster dev`; print the UI's URL."""
+    """Start the local ClickHouse endpoint and `dg dev`; print the UI's URL."""
     host = "127.0.0.1"  # never beyond loopback
     if not port_is_free(host, port):
         say(f"Port {port} on {host} is in use (another `elt dev`?). Try: elt dev --port {port + 1}")
         raise typer.Exit(code=2)
-    use_project_tools()
     say("==> local ClickHouse endpoint")
     info = ensure_endpoint()
     home = prepare_dagster_home()
     end = replay_partitions_end(Path(settings().paths.landing_dir))
     if end:
         say(f"==> daily partitions end before {end} (the demo data's last day + 1)")
-    from elt.dbt_state import ensure_manifest
-
-    if ensure_manifest():
+    if prepare_manifest():  # once, here: run and step processes only read it
         say("==> dbt manifest re-parsed (dbt parse)")
     url = f"http://{host}:{port}"
-    say(f"==> dagster dev: code location {CODE_LOCATION}, DAGSTER_HOME {home}")
+    say(f"==> dg dev: code location {CODE_LOCATION}, DAGSTER_HOME {home}")
     say(f"\n    Dagster UI: {url}\n    (Ctrl-C stops Dagster)\n")
-    # dagster dev runs in a process group of its own: Ctrl-C (or SIGTERM) reaches `elt dev`, which
+    # dg dev runs in a process group of its own: Ctrl-C (or SIGTERM) reaches `elt dev`, which
     # forwards one SIGINT to the whole group (webserver, daemon, code server), then escalates.
     process = subprocess.Popen(
-        dagster_dev_command(host, port), env=os.environ.copy(), start_new_session=True
+        dagster_dev_command(host, port),
+        cwd=PROJECT_ROOT,
+        env=dagster_env(home, end),
+        start_new_session=True,
     )
     stop_requested = threading.Event()
 
@@ -96,7 +101,7 @@ def dev_command(
 
 
 def wait_for_dagster(process: subprocess.Popen, stop_requested: threading.Event) -> int:
-    """Wait for dagster dev; on a stop request: SIGINT its group, then SIGTERM, then SIGKILL."""
+    """Wait for dg dev; on a stop request: SIGINT its group, then SIGTERM, then SIGKILL."""
     while process.poll() is None and not stop_requested.wait(0.5):
         pass
     if process.poll() is not None:

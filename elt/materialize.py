@@ -13,9 +13,9 @@ from __future__ import annotations
 import threading
 import time
 import uuid
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 import dagster as dg
 from dagster import AssetKey, DagsterEventType
@@ -235,6 +235,30 @@ def execute_run(
     return outcome
 
 
+class Todo(Protocol):
+    """What still has to run (`elt.uptodate.UpToDate`); without one, everything runs."""
+
+    def unpartitioned(self, assets: Sequence[AssetKey]) -> list[AssetKey]: ...
+
+    def partitions(self, assets: Sequence[AssetKey], window: Iterable[str]) -> list[str]: ...
+
+    def record(self, materializations: Iterable[tuple[AssetKey, str | None, dict]]) -> None: ...
+
+
+def stage_name(assets: Iterable[AssetKey]) -> str:
+    """ "ingest" for runs of raw tables only (dlt), else "transform" (dbt)."""
+    return "ingest" if all(k.path[0] == "raw" for k in assets) else "transform"
+
+
+def ingestion_first(key: AssetKey) -> int:
+    """The planner's layer: raw tables (dlt) before dbt models."""
+    return 0 if key.path[0] == "raw" else 1
+
+
+def _run_in_place(name: str, title: str, work: Callable[[], RunOutcome]) -> RunOutcome:
+    return work()
+
+
 def materialize_all(
     defs: dg.Definitions,
     instance: dg.DagsterInstance,
@@ -242,45 +266,91 @@ def materialize_all(
     first_partition: str | None = None,
     last_partition: str | None = None,
     keys: Iterable[AssetKey] | None = None,
-    on_plan: Callable[[int, PlannedRun, dict[str, str]], None] | None = None,
+    todo: Todo | None = None,
+    layer: Callable[[AssetKey], int] = lambda key: 0,
     on_event: Callable[[Any], None] | None = None,
+    on_line: Callable[[str], None] = lambda line: None,
+    stage: Callable[[str, str, Callable[[], RunOutcome]], RunOutcome] = _run_in_place,
     run_config: dict[str, Any] | None = None,
     tags: dict[str, str] | None = None,
 ) -> MaterializeResult:
-    """Materialize the assets (all by default) with their checks; stop at the first failed run."""
+    """Materialize the assets (all by default) with their checks; stop at the first failed run.
+
+    Partitioned runs cover `first_partition`..`last_partition` (clipped to the definition).
+    With a `todo`, assets and partitions it says are up to date are left out. `stage(name,
+    title, work)` wraps each run (the demo times and titles it); `on_line` gets the lines that
+    say what is skipped and how each run ended."""
     asset_graph = defs.resolve_asset_graph()
     job = defs.resolve_implicit_global_asset_job_def()
-    plan = plan_runs(asset_graph, keys)
+    plan = plan_runs(asset_graph, keys, layer=layer)
     result = MaterializeResult()
     for index, planned in enumerate(plan, start=1):
-        run_tags = {"elt/stage": f"{index}/{len(plan)}", **(tags or {})}
-        if planned.partitions_def is not None:
+        name = stage_name(planned.assets)
+        run_tags = {**(tags or {}), "elt/stage": name}
+        title = f"{name}: run {index}/{len(plan)}, {len(planned.assets)} assets"
+        if planned.partitions_def is None:
+            needed = list(planned.assets) if todo is None else todo.unpartitioned(planned.assets)
+            scope = "unpartitioned"
+            skipped = "every asset up to date (nothing changed upstream)"
+        else:
             start, end = partition_range(planned.partitions_def, first_partition, last_partition)
-            run_tags |= {RANGE_START_TAG: start, RANGE_END_TAG: end}
-        for key in planned.assets:
+            all_days = planned.partitions_def.get_partition_keys()
+            in_window = [d for d in all_days if start <= d <= end]
+            days = in_window if todo is None else todo.partitions(planned.assets, in_window)
+            needed = list(planned.assets) if days else []
+            if days:
+                run_tags |= {RANGE_START_TAG: days[0], RANGE_END_TAG: days[-1]}
+            scope = f"daily partitions {days[0]}..{days[-1]}" if days else "daily partitions"
+            skipped = f"all {len(in_window)} partitions up to date"
+        if not needed:
+            on_line(f"\n==> {title} ({scope}): {skipped}")
+            continue
+        run = PlannedRun(tuple(needed), planned.partitions_def)
+        for key in run.assets:
             result.expected_checks |= set(asset_graph.get(key).check_keys)
-        if on_plan is not None:
-            on_plan(index, planned, run_tags)
-        outcome = execute_run(
-            job, instance, planned, tags=run_tags, on_event=on_event, run_config=run_config
-        )
+        if len(needed) < len(planned.assets):
+            title += f" ({len(needed)} to update)"
+
+        def work(run: PlannedRun = run, run_tags: dict[str, str] = run_tags) -> RunOutcome:
+            return execute_run(
+                job, instance, run, tags=run_tags, on_event=on_event, run_config=run_config
+            )
+
+        outcome = stage(name, f"{title} ({scope})", work)
+        if todo is not None:
+            todo.record(outcome.materializations)
+        on_line(_ended(outcome))
         result.runs.append(outcome)
         if not outcome.success:
             return result
-    # checks whose test needs assets of several runs (dbt relationships): once all exist
+    # Checks whose dbt test reads models of several runs (relationships between an incremental
+    # mart and a table mart) run once every model exists: one checks-only run per partitions def.
     for partitions_def, check_keys in group_checks(asset_graph, result.missing):
-        run_tags = {"elt/stage": "checks", **(tags or {})}
+        run_tags = {**(tags or {}), "elt/stage": "checks"}
         if partitions_def is not None:
             start, end = partition_range(partitions_def, first_partition, last_partition)
             run_tags |= {RANGE_START_TAG: start, RANGE_END_TAG: end}
-        outcome = execute_run(
-            job,
-            instance,
-            None,
-            check_keys=check_keys,
-            tags=run_tags,
-            on_event=on_event,
-            run_config=run_config,
-        )
+
+        def check_work(
+            check_keys: list[dg.AssetCheckKey] = check_keys, run_tags: dict[str, str] = run_tags
+        ) -> RunOutcome:
+            return execute_run(
+                job,
+                instance,
+                None,
+                check_keys=check_keys,
+                tags=run_tags,
+                on_event=on_event,
+                run_config=run_config,
+            )
+
+        title = f"checks: {len(check_keys)} checks that span several runs"
+        outcome = stage("checks", title, check_work)
+        on_line(_ended(outcome))
         result.runs.append(outcome)
     return result
+
+
+def _ended(outcome: RunOutcome) -> str:
+    state = "succeeded" if outcome.success else "FAILED"
+    return f"      run {outcome.run_id} {state} in {outcome.seconds:.1f} s"

@@ -1,4 +1,5 @@
-"""Row counts from the warehouse and the demo's closing summary (plain text, CI-log friendly)."""
+"""Row counts from the warehouse, the demo's closing summary and the report of one source load
+(plain text, CI-log friendly)."""
 
 from __future__ import annotations
 
@@ -104,13 +105,43 @@ def render_summary(
     lines.append(f"  time per stage:      {timing} · total {seconds(total)}")
     if log_path is not None:
         lines.append(f"  dbt/dlt output:      {log_path}")
-    example = marts[0].name if marts else f"{MART_DATABASE}.customers"
+    shown_tables = [*marts, *raw]  # a table this run filled, whatever the project's sources
+    query = f"select * from {shown_tables[0].name} limit 10" if shown_tables else "show databases"
     lines += [
         "",
         "Next:",
         f"  make dev          Dagster UI on http://127.0.0.1:{dev_port} (these runs are there)",
-        f'  uv run elt sql "select * from {example} limit 10"',
-        '  uv run elt sql "show tables from marts"',
+        f'  uv run elt sql "{query}"',
+        f'  uv run elt sql "show tables from {MART_DATABASE}"',
         "  make demo         again: idempotent, only new data is loaded",
     ]
+    return "\n".join(lines)
+
+
+def render_load(source: str, summary: Mapping[str, object], *, success: bool = True) -> str:
+    """What one run of a source committed (`RunResult.summary()`): per table the rows and rejected
+    rows committed by this run (a resumed load package included), late rows, failed files."""
+    rows = dict(summary.get("rows") or {})  # type: ignore[call-overload]
+    rejected = dict(summary.get("rejected") or {})  # type: ignore[call-overload]
+    late = dict(summary.get("late_rows") or {})  # type: ignore[call-overload]
+    skipped = dict(summary.get("late_skipped") or {})  # type: ignore[call-overload]
+    tables = sorted(set(rows) | set(rejected))
+    lines = [f"load {source}: " + ("OK" if success else "FAILED")]
+    width = max([len(t) for t in tables] + [5])
+    lines.append(f"  {'table':<{width}}  {'committed':>12}  {'rejected':>10}  {'late':>8}")
+    for table in tables:
+        late_text = str(late.get(table, 0))
+        if skipped.get(table):
+            late_text += f" ({skipped[table]} skipped)"
+        lines.append(
+            f"  {table:<{width}}  {rows.get(table, 0):>12,}  {rejected.get(table, 0):>10,}"
+            f"  {late_text:>8}"
+        )
+    resumed = list(summary.get("resumed_packages") or [])  # type: ignore[call-overload]
+    if resumed:
+        lines.append(f"  completed {len(resumed)} load package(s) an earlier run left unfinished")
+    failed = list(summary.get("failed_files") or [])  # type: ignore[call-overload]
+    if failed:
+        lines.append(f"  {len(failed)} file(s) could not be read (the others loaded):")
+        lines += [f"    {f['file']}: {f['error']}" for f in failed]
     return "\n".join(lines)

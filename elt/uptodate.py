@@ -2,23 +2,20 @@
 
 - raw tables without partitions always run: dlt's incremental cursor loads only new rows, and a
   materialization whose dlt load had no job counts as "nothing changed";
-- daily partitions run only where needed: partitions never materialized, days whose landing
-  files are newer than the asset's last materialization (raw), and days changed upstream in this
-  invocation (dbt); all of them when the dbt code changed (`rebuild`);
+- daily partitions run only where needed: for a raw files table, the days whose landing files the
+  loaded-files record does not hold (`ingestion.loaded`, passed in as `pending`); for other raw
+  tables the partitions never materialized; for dbt, partitions never materialized and days
+  changed upstream in this invocation; all of them when the dbt code changed (`rebuild`);
 - other dbt models run when never materialized, when the dbt code changed, or when an upstream
   asset changed in this invocation.
 """
 
 from __future__ import annotations
 
-import re
-from collections.abc import Iterable, Sequence
-from pathlib import Path
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from dagster import AssetKey
-
-_DAY_FILE = re.compile(r"^(\d{4}-\d{2}-\d{2})\.\w+$")
 
 
 def is_raw(key: AssetKey) -> bool:
@@ -34,9 +31,14 @@ def loaded_nothing(metadata: dict[str, Any]) -> bool:
 
 class UpToDate:
     def __init__(
-        self, instance: Any, asset_graph: Any, landing_dir: Path, rebuild: bool = False
+        self,
+        instance: Any,
+        asset_graph: Any,
+        pending: Mapping[AssetKey, set[str]] | None = None,
+        rebuild: bool = False,
     ) -> None:
-        self.instance, self.asset_graph, self.landing_dir = instance, asset_graph, landing_dir
+        self.instance, self.asset_graph = instance, asset_graph
+        self.pending = dict(pending or {})  # raw files table -> days of files not loaded yet
         self.rebuild = rebuild  # the dbt code changed: rebuild every dbt asset
         self.changed_keys: set[AssetKey] = set()
         self.changed_partitions: set[str] = set()
@@ -69,23 +71,13 @@ class UpToDate:
             return sorted(window)
         needed: set[str] = set()
         for key in assets:
-            needed |= window - set(self.instance.get_materialized_partitions(key))
-            if raw:
-                needed |= self._newer_landing_days(key) & window
+            if raw and key in self.pending:
+                needed |= self.pending[key] & window  # what the files say, not the calendar
+            else:
+                needed |= window - set(self.instance.get_materialized_partitions(key))
         if not raw:
             needed |= self.changed_partitions & window
         return sorted(needed)
-
-    def _newer_landing_days(self, key: AssetKey) -> set[str]:
-        folder = self.landing_dir.joinpath(*key.path[1:])
-        event = self.instance.get_latest_materialization_event(key)
-        since = event.timestamp if event is not None else 0.0
-        days = set()
-        for path in folder.glob("*") if folder.is_dir() else ():
-            match = _DAY_FILE.match(path.name)
-            if match and path.stat().st_mtime > since:
-                days.add(match.group(1))
-        return days
 
     def record(self, materializations: Iterable[tuple[AssetKey, str | None, dict]]) -> None:
         """Note what changed in a run that just finished."""

@@ -1,5 +1,8 @@
 """Convert read batches to the declared column types, splitting off rows that do not fit.
 
+A timestamp value with an offset (`Z`, `+02:00`) is converted to UTC exactly; a naive one is read in
+the column's declared zone; one column may mix both.
+
 Pure Arrow functions: a batch of raw values (strings for CSV, typed for Parquet/JSONL) becomes a
 table with the declared Arrow types plus a list of rejected rows (row number, reason, raw values).
 The fast path is one vectorised cast per column; only a column that fails is checked value by value.
@@ -16,6 +19,8 @@ import pyarrow.compute as pc
 
 from ingestion.schema import TableSpec
 from ingestion.types import UUID_PATTERN, ColumnType, arrow_type
+
+_OFFSET = r"(Z|[+-]\d{2}(:?\d{2})?)$"
 
 
 class SchemaDriftError(ValueError):
@@ -64,7 +69,17 @@ def _convert_strict(values: pa.Array, col_type: ColumnType) -> pa.Array:
         try:
             return _as_utc(text.cast(pa.timestamp(unit)), col_type)
         except pa.ArrowInvalid:
-            return text.cast(pa.timestamp(unit, tz="UTC")).cast(target, safe=False)
+            pass
+        # values with an offset (Z, +02:00) are exact instants; naive ones are in the declared
+        # zone: a column may mix both
+        aware = pc.fill_null(pc.match_substring_regex(text, _OFFSET), False)
+        if not pc.any(aware).as_py():
+            raise ValueError("not a timestamp")
+        naive_text = pc.if_else(aware, pa.nulls(len(text), pa.string()), text)
+        aware_text = pc.if_else(aware, text, pa.nulls(len(text), pa.string()))
+        naive = _as_utc(naive_text.cast(pa.timestamp(unit)), col_type)
+        exact = aware_text.cast(pa.timestamp(unit, tz="UTC")).cast(target, safe=False)
+        return pc.if_else(aware, exact, naive)
     if kind == "date" and pa.types.is_timestamp(values.type):
         raise ValueError("a timestamp is not a date")
     if kind == "uuid":

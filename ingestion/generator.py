@@ -27,8 +27,14 @@ from dlt.extract import DltResource, DltSource
 
 from ingestion.conform import Conformed, RejectedRow, SchemaDriftError, conform
 from ingestion.layout import clickhouse_hints
-from ingestion.readers import FileRef, list_files, read_batches
-from ingestion.schema import INGESTED_AT, REJECTED_TABLE, TableSpec
+from ingestion.readers import FileReader, FileReadError, FileRef, list_files, nth_kept
+from ingestion.schema import (
+    INGESTED_AT,
+    LOADED_FILES_TABLE,
+    REJECTED_TABLE,
+    EmptyWindowError,
+    TableSpec,
+)
 from ingestion.types import arrow_type, dlt_column_hints, parse_scalar
 
 Window = tuple[dt.datetime, dt.datetime]
@@ -55,6 +61,38 @@ REJECTED_SCHEMA = pa.schema(
 )
 
 
+class RejectedRowsLimitError(ValueError):
+    """A file rejected more rows than the table's contract.max_rejected_rows / _fraction."""
+
+
+@dataclass(frozen=True)
+class FileFailure:
+    """A file that could not be read as a whole (the other files still load)."""
+
+    file: str
+    error: str
+    rows_loaded: int = 0  # rows of it yielded before the failure (a large file failing late)
+
+
+# the loaded-files record (`ingestion.loaded`): written in the same load package as the rows
+LOADED_FILES_COLUMNS: dict[str, dict[str, Any]] = {
+    "table_name": {"data_type": "text", "nullable": False},
+    "file": {"data_type": "text", "nullable": False},
+    "fingerprint": {"data_type": "text", "nullable": False},
+    "day": {"data_type": "date", "nullable": True},
+    "loaded_at": {"data_type": "timestamp", "nullable": False, "precision": 6},
+}
+LOADED_FILES_SCHEMA = pa.schema(
+    [
+        pa.field("table_name", pa.string(), nullable=False),
+        pa.field("file", pa.string(), nullable=False),
+        pa.field("fingerprint", pa.string(), nullable=False),
+        pa.field("day", pa.date32(), nullable=True),
+        pa.field("loaded_at", pa.timestamp("us", tz="UTC"), nullable=False),
+    ]
+)
+
+
 @dataclass
 class TableStats:
     """What one resource did in this run (extract side)."""
@@ -63,7 +101,19 @@ class TableStats:
     files_skipped: int = 0
     rows: int = 0
     rejected: int = 0
+    late: int = 0  # rows not newer than the cursor (handled by contract.late_rows)
+    late_skipped: int = 0
     new_columns: list[str] = field(default_factory=list)
+    failed_files: list[FileFailure] = field(default_factory=list)
+    rows_by_file: dict[str, int] = field(default_factory=dict)  # records read per file
+    rejected_by_file: dict[str, int] = field(default_factory=dict)
+
+    def count_rows(self, file: str, rows: int) -> None:
+        self.rows_by_file[file] = self.rows_by_file.get(file, 0) + rows
+
+    def count_rejected(self, file: str) -> None:
+        self.rejected += 1
+        self.rejected_by_file[file] = self.rejected_by_file.get(file, 0) + 1
 
 
 @dataclass
@@ -190,17 +240,52 @@ class CursorFilter:
     best_keys: set[str] = field(default_factory=set)
 
     def apply(self, table: pa.Table) -> pa.Table:
+        """Only the rows newer than the start (the cursor advances with them)."""
+        late = self.late_mask(table)
+        if late is not None:
+            table = table.filter(pc.invert(late))
+        self.observe(table)
+        return table
+
+    def late_mask(self, table: pa.Table) -> pa.Array | None:
+        """True for the rows not newer than the cursor's value at the start of the run (None:
+        all rows are newer). Rows at that value whose key was loaded at it (the boundary keys)
+        count as not newer."""
+        if self.start is None or table.num_rows == 0:
+            return None
+        keep = pc.or_(*self._newer_and_new_at_start(table))
+        return None if pc.all(keep).as_py() else pc.invert(keep)
+
+    def drop_reread(self, table: pa.Table) -> tuple[pa.Table, list[int]]:
+        """Without the rows at the start value whose key was loaded at it (a SQL query with
+        `cursor >= start` reads them again by design); also returns their positions."""
+        if self.start is None or not self.boundary or table.num_rows == 0:
+            return table, []
+        values = table.column(self.spec.cursor)
+        equal = pc.fill_null(pc.equal(values, self._start(values)), False)
+        if not pc.any(equal).as_py():
+            return table, []
+        _, new_at_start = self._newer_and_new_at_start(table)
+        reread = pc.and_(equal, pc.invert(new_at_start))
+        return table.filter(pc.invert(reread)), pc.indices_nonzero(reread).to_pylist()
+
+    def _start(self, values: Any) -> pa.Scalar:
+        return _cursor_scalar(self.start, self.spec, values.type)
+
+    def _newer_and_new_at_start(self, table: pa.Table) -> tuple[pa.Array, pa.Array]:
+        values = table.column(self.spec.cursor)
+        start = self._start(values)
+        newer = pc.fill_null(pc.greater(values, start), False)
+        equal = pc.fill_null(pc.equal(values, start), False)
+        if self.boundary and pc.any(equal).as_py():
+            hashes = pa.array(_key_hashes(table, self.spec.primary_key))
+            seen = pc.is_in(hashes, pa.array(sorted(self.boundary)))
+            equal = pc.and_(equal, pc.invert(seen))
+        return newer, equal
+
+    def observe(self, table: pa.Table) -> None:
+        """Advance the cursor with the rows of `table` (those that are loaded)."""
         cursor = self.spec.cursor
-        values = table.column(cursor)
-        if self.start is not None:
-            start = _cursor_scalar(self.start, self.spec, values.type)
-            newer = pc.fill_null(pc.greater(values, start), False)
-            equal = pc.fill_null(pc.equal(values, start), False)
-            if self.boundary and pc.any(equal).as_py():
-                hashes = pa.array(_key_hashes(table, self.spec.primary_key))
-                seen = pc.is_in(hashes, pa.array(sorted(self.boundary)))
-                equal = pc.and_(equal, pc.invert(seen))
-            table = table.filter(pc.or_(newer, equal))
         if table.num_rows:
             top = pc.max(table.column(cursor))
             if top.is_valid:
@@ -210,7 +295,6 @@ class CursorFilter:
                     self.best, self.best_keys = top, keys
                 elif pc.equal(top, self.best).as_py():
                     self.best_keys |= keys
-        return table
 
     def state(self) -> dict[str, Any] | None:
         """New cursor state after the run (None: nothing newer seen)."""
@@ -244,6 +328,37 @@ def _rejected_table(
     return dlt.mark.with_table_name(table, REJECTED_TABLE)
 
 
+def _loaded_files_table(
+    spec: TableSpec, refs: list[FileRef], landing_dir: Path | str, at: dt.datetime
+) -> Any:
+    table = pa.table(
+        {
+            "table_name": [spec.name] * len(refs),
+            "file": [r.key(landing_dir) for r in refs],
+            "fingerprint": [r.fingerprint for r in refs],
+            "day": [r.day() for r in refs],
+            "loaded_at": [at] * len(refs),
+        },
+        schema=LOADED_FILES_SCHEMA,
+    )
+    return dlt.mark.with_table_name(table, LOADED_FILES_TABLE)
+
+
+def _empty_window_error(
+    spec: TableSpec, window: Window, refs: list[FileRef], stats: TableStats
+) -> EmptyWindowError:
+    start, end = (_as_utc(w) for w in window)
+    more = f" (+{len(refs) - 10} more)" if len(refs) > 10 else ""
+    names = ", ".join(r.url for r in refs[:10]) + more
+    column = spec.partitioning.column if spec.partitioning else spec.cursor
+    rejected = f"; {stats.rejected} row(s) rejected" if stats.rejected else ""
+    return EmptyWindowError(
+        f"{spec.source}.{spec.name}: window [{start.isoformat()}, {end.isoformat()}) has "
+        f"{len(refs)} landing file(s) but loaded 0 rows: no row's {column} falls into the "
+        f"window{rejected}. Files: {names}"
+    )
+
+
 def _with_version(table: pa.Table, at: dt.datetime) -> pa.Table:
     stamp = pa.repeat(pa.scalar(at, pa.timestamp("us", tz="UTC")), table.num_rows)
     return table.append_column(pa.field(INGESTED_AT, stamp.type, nullable=False), stamp)
@@ -254,9 +369,29 @@ class _Segment:
     """Where a run of rows of a combined batch came from."""
 
     file: str
-    first_row: int  # 1-based data row in the file of the segment's first row
+    first_row: int  # 1-based row in the file of the segment's first row (no reader)
     start: int  # index of the segment's first row in the combined batch
     rows: int
+    reader: FileReader | None = None
+    offset: int = 0  # rows of the file yielded before this segment
+
+    def line(self, index: int) -> int:
+        """Line in the file of the segment's index-th row."""
+        if self.reader is None:
+            return self.first_row + index
+        return self.reader.line_of(self.offset + index)
+
+
+@dataclass
+class _Combined:
+    """Rows of several batches (files), each row traceable to its file and line."""
+
+    segments: list[_Segment]
+
+    def locate(self, index: int) -> tuple[str, int]:
+        starts = [s.start for s in self.segments]
+        segment = self.segments[bisect.bisect_right(starts, index) - 1]
+        return segment.file, segment.line(index - segment.start)
 
 
 def _conform_combined(
@@ -276,17 +411,21 @@ def _conform_combined(
     )
     result = conform(combined, spec, first_row=1)
     _note_new_columns(stats, result)
+    where = _Combined(segments)
+    dropped = [r.row - 1 for r in result.rejected]  # indices in the combined batch
     if result.rejected:
-        stats.rejected += len(result.rejected)
-        starts = [s.start for s in segments]
         files, rows = [], []
         for rejected in result.rejected:
-            segment = segments[bisect.bisect_right(starts, rejected.row - 1) - 1]
-            row = segment.first_row + (rejected.row - 1 - segment.start)
-            files.append(segment.file)
-            rows.append(RejectedRow(row, rejected.reason, rejected.raw))
+            file, line = where.locate(rejected.row - 1)
+            files.append(file)
+            rows.append(RejectedRow(line, rejected.reason, rejected.raw))
+            stats.count_rejected(file)
         yield _rejected_table(spec, files, rows, at)
-    yield from _accepted(result.table, spec, stats, at, window, cursor)
+
+    def locate(index: int) -> tuple[str, int]:  # a row of the conformed table
+        return where.locate(nth_kept(index, dropped))
+
+    yield from _accepted(result.table, spec, stats, at, window, cursor, locate)
 
 
 def _conformed_batches(
@@ -302,12 +441,24 @@ def _conformed_batches(
     for batch in batches:
         size = batch.num_rows
         result: Conformed = conform(batch, spec, first_row=row)
-        row += size
+        stats.count_rows(origin_name, size)
         _note_new_columns(stats, result)
         if result.rejected:
-            stats.rejected += len(result.rejected)
+            for _ in result.rejected:
+                stats.count_rejected(origin_name)
             yield _rejected_table(spec, origin_name, result.rejected, at)
-        yield from _accepted(result.table, spec, stats, at, window, cursor)
+        dropped = [r.row - row for r in result.rejected]
+        table, reread = result.table, []
+        if cursor is not None and window is None:
+            table, reread = cursor.drop_reread(table)
+
+        def locate(
+            index: int, first: int = row, dropped: list[int] = dropped, reread: list[int] = reread
+        ) -> tuple[str, int]:
+            return origin_name, first + nth_kept(nth_kept(index, reread), dropped)
+
+        row += size
+        yield from _accepted(table, spec, stats, at, window, cursor, locate)
 
 
 def _note_new_columns(stats: TableStats, result: Conformed) -> None:
@@ -323,15 +474,51 @@ def _accepted(
     at: dt.datetime,
     window: Window | None,
     cursor: CursorFilter | None,
-) -> Iterator[pa.Table]:
-    """The conformed rows inside the window (or past the cursor), stamped with their version."""
+    locate: Callable[[int], tuple[str, int]],
+) -> Iterator[Any]:
+    """The conformed rows inside the window (or past the cursor), stamped with their version.
+
+    Rows not newer than the cursor (late or corrected rows of a new or changed file) follow
+    `contract.late_rows`: loaded as new versions, rejected, or skipped; always counted."""
     if window is not None:
         table = window_filter(table, spec, window)
     elif cursor is not None:
-        table = cursor.apply(table)
+        late = cursor.late_mask(table)
+        if late is not None:
+            newer = table.filter(pc.invert(late))
+            late_rows = table.filter(late)
+            stats.late += late_rows.num_rows
+            action = spec.late_rows
+            if action == "reject":
+                rows = []
+                files = []
+                for index in pc.indices_nonzero(late).to_pylist():
+                    file, line = locate(index)
+                    files.append(file)
+                    stats.count_rejected(file)
+                    rows.append(
+                        RejectedRow(
+                            line,
+                            f"not newer than the cursor {spec.cursor!r} ({cursor.start}): a late "
+                            "or corrected row (contract.late_rows: reject)",
+                            _raw_json(late_rows, len(rows)),
+                        )
+                    )
+                yield _rejected_table(spec, files, rows, at)
+            elif action == "skip":
+                stats.late_skipped += late_rows.num_rows
+            cursor.observe(newer)
+            table = table if action == "load" else newer
+        else:
+            cursor.observe(table)
     if table.num_rows:
         stats.rows += table.num_rows
         yield _with_version(table, at)
+
+
+def _raw_json(table: pa.Table, index: int) -> str:
+    row = {name: table.column(name)[index].as_py() for name in table.column_names}
+    return json.dumps(row, default=str, ensure_ascii=False)
 
 
 def coalesce(items: Iterator[Any], max_rows: int) -> Iterator[Any]:
@@ -372,10 +559,34 @@ def files_rows(
 
     `state` is the resource state (dlt's, or a plain dict in unit tests). A windowed run reads
     only the window's rows and leaves the state alone (backfills can repeat).
+    A file that cannot be read is recorded in `stats.failed_files` (the other files load); a
+    file rejecting more rows than `contract.max_rejected_*` allows raises RejectedRowsLimitError.
     """
     stats = stats if stats is not None else TableStats()
     state = state if state is not None else {}
     yield from _files_items(spec, landing_dir, window, stats, state)
+    check_rejected_limits(spec, stats)
+
+
+def check_rejected_limits(spec: TableSpec, stats: TableStats) -> None:
+    """Raise RejectedRowsLimitError for the first file over the table's limits."""
+    most, share = spec.contract.max_rejected_rows, spec.contract.max_rejected_fraction
+    if most is None and share is None:
+        return
+    for file, rejected in stats.rejected_by_file.items():
+        total = stats.rows_by_file.get(file, 0)
+        fraction = rejected / total if total else 0.0
+        if (most is not None and rejected > most) or (share is not None and fraction > share):
+            limits = []
+            if most is not None:
+                limits.append(f"max_rejected_rows {most}")
+            if share is not None:
+                limits.append(f"max_rejected_fraction {share}")
+            raise RejectedRowsLimitError(
+                f"{spec.source}.{spec.name}: {file} rejected {rejected} of {total} rows "
+                f"({fraction:.1%}), over contract {' / '.join(limits)} in {spec.path}; "
+                f"see raw.{spec.source}___{REJECTED_TABLE}"
+            )
 
 
 def _files_items(
@@ -399,6 +610,7 @@ def _files_items(
     segments: list[_Segment] = []
     batches: list[pa.RecordBatch] = []
     pending = 0
+    read: list[FileRef] = []
     for ref in list_files(spec.files, landing_dir):
         if window is not None and not file_in_window(ref, window):
             continue
@@ -406,27 +618,49 @@ def _files_items(
             stats.files_skipped += 1
             continue
         stats.files_read += 1
-        row = 1
-        for batch in read_batches(ref, spec.files):
-            if spec.contract.new_columns == "fail":
-                extra = [n for n in batch.schema.names if n not in declared]
-                if extra:
-                    raise SchemaDriftError(
-                        f"{spec.source}.{spec.name}: column(s) {', '.join(map(repr, extra))} in "
-                        f"{ref.url} not declared in {spec.path} (contract.new_columns: fail); "
-                        "declare them or set evolve"
-                    )
-            segments.append(_Segment(ref.url, row, pending, batch.num_rows))
-            batches.append(batch)
-            row += batch.num_rows
-            pending += batch.num_rows
-            if pending >= spec.files.batch_rows:
-                yield from _conform_combined(spec, segments, batches, stats, at, window, cursor)
-                segments, batches, pending = [], [], 0
+        reader = FileReader(ref, spec.files)
+        kept = len(batches)  # this file's batches start here (dropped if the file fails)
+        flushed = 0  # rows of this file already conformed and yielded
+        try:
+            for batch in reader:
+                if spec.contract.new_columns == "fail":
+                    extra = [n for n in batch.schema.names if n not in declared]
+                    if extra:
+                        raise SchemaDriftError(
+                            f"{spec.source}.{spec.name}: column(s) {', '.join(map(repr, extra))} "
+                            f"in {ref.url} not declared in {spec.path} (contract.new_columns: "
+                            "fail); declare them or set evolve"
+                        )
+                offset = reader.rows - batch.num_rows
+                segments.append(_Segment(ref.url, 0, pending, batch.num_rows, reader, offset))
+                batches.append(batch)
+                pending += batch.num_rows
+                if pending >= spec.files.batch_rows:
+                    yield from _conform_combined(spec, segments, batches, stats, at, window, cursor)
+                    segments, batches, pending, kept, flushed = [], [], 0, 0, reader.rows
+        except FileReadError as exc:
+            del segments[kept:], batches[kept:]
+            pending = sum(b.num_rows for b in batches)
+            stats.failed_files.append(FileFailure(ref.url, str(exc), flushed))
+            continue
+        faults = reader.faults
+        stats.count_rows(ref.url, reader.rows + len(faults))
+        if faults:
+            for _ in faults:
+                stats.count_rejected(ref.url)
+            rows = [RejectedRow(f.line, f.reason, f.raw) for f in faults]
+            yield _rejected_table(spec, ref.url, rows, at)
+        read.append(ref)
         if window is None:
             seen[ref.url] = ref.fingerprint
     if batches:
         yield from _conform_combined(spec, segments, batches, stats, at, window, cursor)
+    if window is not None and stats.rows == 0:
+        dated = [r for r in read if r.day() is not None]
+        if dated:  # files named for the window's days, but not one row of them in it
+            raise _empty_window_error(spec, window, dated, stats)
+    if read:
+        yield _loaded_files_table(spec, read, landing_dir, at)
     if cursor is not None and (new_state := cursor.state()) is not None:
         state["cursor"] = new_state
 
@@ -504,8 +738,12 @@ def table_resource(
     before_extract: Callable[[TableSpec], None] | None = None,
     replicated: bool = False,
 ) -> DltResource:
-    """The dlt resource of one table, with all its hints."""
+    """The dlt resource of one table, with all its hints.
+
+    Without `stats` (nobody reports the failed files after the load) a file that cannot be read
+    fails the extract, naming it; with `stats` the caller reports them (`run_source`)."""
     run_stats = stats if stats is not None else RunStats()
+    report_failures = stats is None
 
     def rows() -> Iterator[Any]:
         if before_extract is not None:
@@ -516,6 +754,8 @@ def table_resource(
             yield from files_rows(spec, landing_dir, window, table_stats, state)
         else:
             yield from sql_rows(spec, window, table_stats, state)
+        if report_failures and table_stats.failed_files:
+            raise FileReadError("; ".join(f"{f.file}: {f.error}" for f in table_stats.failed_files))
 
     contract = "evolve" if spec.contract.new_columns == "evolve" else "freeze"
     resource = dlt.resource(rows, name=spec.name)
@@ -524,6 +764,12 @@ def table_resource(
         table_name=REJECTED_TABLE,
         write_disposition="append",
         columns=[{"name": k, **v} for k, v in REJECTED_COLUMNS.items()],
+        create_table_variant=True,
+    )
+    resource.apply_hints(
+        table_name=LOADED_FILES_TABLE,
+        write_disposition="append",
+        columns=[{"name": k, **v} for k, v in LOADED_FILES_COLUMNS.items()],
         create_table_variant=True,
     )
     resource.apply_hints(

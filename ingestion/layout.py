@@ -111,6 +111,16 @@ def rejected_layout(replicated: bool = False) -> Layout:
     )
 
 
+def loaded_files_layout(replicated: bool = False) -> Layout:
+    """A source's record of loaded landing files: one row per (table, file) once merged."""
+    return Layout(
+        engine="ReplacingMergeTree",
+        order_by=("table_name", "file"),
+        version="loaded_at",
+        replicated=replicated,
+    )
+
+
 def engine_clause(spec: TableSpec, replicated: bool = False) -> str:
     return table_layout(spec, replicated).engine_sql()
 

@@ -14,18 +14,27 @@ from functools import cached_property
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-import sqlglot
 import yaml
 from croniter import croniter
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from core.identifiers import InvalidIdentifierError, validate_identifier
 from core.settings import settings
-from ingestion.types import TYPE_PATTERN, ColumnType, UnknownTypeError, parse_scalar, parse_type
+from ingestion.dlt_names import DLT_TABLES, STAGING_SUFFIX, raw_table_name, rename_problem
+from ingestion.key_expressions import check_key_expression, expression_columns
+from ingestion.types import (
+    TYPE_PATTERN,
+    ColumnType,
+    UnknownTypeError,
+    clickhouse_type,
+    parse_scalar,
+    parse_type,
+)
 
 SCHEMAS_DIR = Path(__file__).resolve().parent / "schemas"
 INGESTED_AT = "_ingested_at"  # version column added to every raw table (load time, UTC)
 REJECTED_TABLE = "_rejected_rows"  # per source: raw.<source>____rejected_rows
+LOADED_FILES_TABLE = "_loaded_files"  # per source: raw.<source>____loaded_files
 RESERVED_COLUMNS = {INGESTED_AT, "_dlt_load_id", "_dlt_id"}
 _ENV_NAME = re.compile(r"^[A-Z_][A-Z0-9_]*$")
 _DURATION = re.compile(r"^(?:(\d+)d)?(?:(\d+)h)?(?:(\d+)m)?$")
@@ -42,6 +51,13 @@ def _identifier(value: str, field: str) -> str:
         return validate_identifier(value, field=field)
     except InvalidIdentifierError as exc:
         raise ValueError(str(exc).removeprefix(f"{field}: ")) from None
+
+
+def _loaded_as_declared(value: str) -> str:
+    """A table, column or source name dlt keeps as it is (else the error says its dlt name)."""
+    if problem := rename_problem(value):
+        raise ValueError(problem)
+    return value
 
 
 def parse_duration(value: str) -> dt.timedelta:
@@ -63,6 +79,11 @@ class CsvOptions(_Strict):
     skip_rows: int = Field(0, ge=0, description="Lines skipped before the header.")
     null_values: list[str] = Field(default_factory=lambda: [""], description="Read as null.")
     encoding: str = "utf8"
+    newlines_in_values: bool = Field(
+        False,
+        description="Quoted values may span lines. False (default): a value that spans lines is an "
+        "unclosed quote; that row and the lines it swallowed are rejected, one per line.",
+    )
 
 
 class FilesOrigin(_Strict):
@@ -74,6 +95,15 @@ class FilesOrigin(_Strict):
     )
     csv: CsvOptions = Field(default_factory=CsvOptions)
     batch_rows: int = Field(32_768, ge=1_000, le=1_000_000, description="Rows per Arrow batch.")
+    block_size: int | None = Field(
+        None,
+        ge=64 << 10,
+        description="Bytes the reader parses at a time (default: from batch_rows and the file "
+        "size); grows by itself when a row does not fit.",
+    )
+    max_field_bytes: int = Field(
+        16 << 20, ge=1, description="A longer value rejects its row (default 16 MiB)."
+    )
 
     @field_validator("path")
     @classmethod
@@ -123,7 +153,8 @@ class Column(_Strict):
     type: Annotated[str, Field(pattern=TYPE_PATTERN)] = Field(
         ...,
         description="string, integer, int8..int64, uint8..uint64, float, float32, "
-        "decimal(p, s), boolean, date, timestamp(p, tz), uuid, json",
+        "decimal(p, s), boolean, date, timestamp(p, tz), uuid, json, low_cardinality(t), "
+        "enum('a', 'b', ...)",
     )
     nullable: bool | None = Field(None, description="Default true; key columns are never null.")
     description: str = ""
@@ -136,7 +167,7 @@ class Column(_Strict):
             raise ValueError(f"{value!r}: column names are lower snake_case")
         if value in RESERVED_COLUMNS or value.startswith("_dlt"):
             raise ValueError(f"{value!r} is reserved for ingestion metadata")
-        return value
+        return _loaded_as_declared(value)
 
     @field_validator("type", mode="before")
     @classmethod
@@ -225,6 +256,18 @@ class Contract(_Strict):
     new_columns: Literal["evolve", "fail"] = Field(
         "evolve", description="A column not declared here: add it (evolve) or stop the run (fail)."
     )
+    max_rejected_rows: int | None = Field(
+        None, ge=0, description="Fail the run when one file rejects more rows than this."
+    )
+    max_rejected_fraction: float | None = Field(
+        None, ge=0, le=1, description="Fail the run when one file rejects a larger share (0..1)."
+    )
+    late_rows: Literal["load", "reject", "skip"] | None = Field(
+        None,
+        description="Rows not newer than the incremental cursor, in a new or changed file: load "
+        "them as new versions, send them to the rejected rows, or skip them (counted). Default: "
+        "load when the raw table deduplicates (ReplacingMergeTree or merge), else skip.",
+    )
 
 
 class TableYaml(_Strict):
@@ -260,7 +303,7 @@ class TableYaml(_Strict):
         _identifier(value, "name")
         if value != value.lower() or value.startswith("_"):
             raise ValueError(f"{value!r}: table names are lower snake_case, not starting with _")
-        return value
+        return _loaded_as_declared(value)
 
     @field_validator("primary_key", mode="before")
     @classmethod
@@ -290,7 +333,7 @@ class TableSpec(TableYaml):
     @field_validator("source")
     @classmethod
     def _source(cls, value: str) -> str:
-        return _identifier(value, "source")
+        return _loaded_as_declared(_identifier(value, "source"))
 
     @property
     def deduplicated(self) -> bool:
@@ -304,6 +347,11 @@ class TableSpec(TableYaml):
     def staging_model(self) -> str:
         """The dbt staging model reading this table."""
         return f"stg_{self.source}__{self.name}"
+
+    @property
+    def late_rows(self) -> str:
+        """What happens to rows not newer than the cursor (see Contract.late_rows)."""
+        return self.contract.late_rows or ("load" if self.deduplicated else "skip")
 
     @property
     def cursor(self) -> str | None:
@@ -339,7 +387,17 @@ class TableSpec(TableYaml):
     @property
     def raw_table(self) -> str:
         """Table name in the raw database (dlt's `<dataset>___<table>` convention)."""
-        return f"{self.source}___{self.name}"
+        return raw_table_name(self.source, self.name)
+
+    @property
+    def raw_tables(self) -> list[str]:
+        """Every raw-database table loading this one can create: its own, its dlt staging copy
+        (merges), and its source's rejected-rows and dlt bookkeeping tables."""
+        return [
+            self.raw_table,
+            raw_table_name(self.source + STAGING_SUFFIX, self.name),
+            *(raw_table_name(self.source, t) for t in (REJECTED_TABLE, *DLT_TABLES)),
+        ]
 
     @property
     def asset_key(self) -> list[str]:
@@ -349,8 +407,31 @@ class TableSpec(TableYaml):
     def daily_partitioned(self) -> bool:
         return self.partitioning is not None and self.partitioning.daily
 
+    @property
+    def partition_start(self) -> dt.date | None:
+        """First daily partition (the table's own start), when daily-partitioned."""
+        return self.partitioning.start if self.daily_partitioned else None
+
+    @property
+    def replacing_key(self) -> tuple[str, ...]:
+        """The ReplacingMergeTree sort key (the dedup key under FINAL); () for a MergeTree."""
+        return tuple(self.order_by) if self.clickhouse.engine == "ReplacingMergeTree" else ()
+
+    @property
+    def local_glob(self) -> str | None:
+        """The files glob relative to the landing dir, for a files table on local disk."""
+        return self.files.path if self.files and "://" not in self.files.path else None
+
+    @property
+    def freshness_max_lag(self) -> dt.timedelta | None:
+        return self.freshness.max_lag_delta if self.freshness else None
+
     def column(self, name: str) -> Column:
         return next(c for c in self.columns if c.name == name)
+
+    def clickhouse_type(self, column: Column) -> str:
+        """The column's ClickHouse type in the raw table (DDL and Dagster's column schema)."""
+        return clickhouse_type(column.parsed_type, self.is_nullable(column))
 
     def is_nullable(self, column: Column) -> bool:
         """Declared nullability; key, sort, partition and version columns are never null."""
@@ -367,6 +448,10 @@ class TableSpec(TableYaml):
         if self.partitioning:
             keys.add(self.partitioning.column)
         return keys
+
+
+class EmptyWindowError(RuntimeError):
+    """A partition window has landing files named for its days but loads none of their rows."""
 
 
 class SchemaError(ValueError):
@@ -386,27 +471,12 @@ class SchemaErrors(ValueError):  # noqa: N818 (a list of SchemaError)
         super().__init__("\n".join(str(e) for e in errors))
 
 
-def partition_columns(expression: str | None) -> set[str]:
-    """Column names an SQL expression refers to (empty for None)."""
-    if not expression:
-        return set()
-    return {
-        c.name
-        for c in sqlglot.parse_one(expression, dialect="clickhouse").find_all(sqlglot.exp.Column)
-    }
+partition_columns = expression_columns
 
 
 def check_expression(expression: str) -> str | None:
     """Why an SQL key expression is not acceptable (None when it is)."""
-    try:
-        parsed = sqlglot.parse(expression, dialect="clickhouse")
-    except sqlglot.errors.ParseError as exc:
-        return f"not a valid SQL expression: {str(exc).splitlines()[0]}"
-    if len(parsed) != 1 or parsed[0] is None or isinstance(parsed[0], sqlglot.exp.Query):
-        return "must be a single SQL expression"
-    if any(parsed[0].find_all(sqlglot.exp.Query)):
-        return "sub-queries are not allowed"
-    return None
+    return check_key_expression(expression)
 
 
 # ---------------------------------------------------------------- loading with line numbers
@@ -475,7 +545,7 @@ def _fast_parse(path: Path, source: str) -> TableSpec | None:
         document = yaml.load(path.read_text(encoding="utf-8"), Loader=_FastLoader)  # noqa: S506
         if not isinstance(document, dict):
             return None
-        _identifier(source, "source")
+        _loaded_as_declared(_identifier(source, "source"))
         spec = TableSpec.model_validate({**document, "source": source, "path": path})
     except (yaml.YAMLError, ValidationError, ValueError):
         return None
@@ -507,7 +577,7 @@ def parse_table_file(path: Path, source: str | None = None) -> TableSpec:
     if not isinstance(document, dict):
         raise SchemaError(path, 1, "", "expected a mapping of table settings")
     try:
-        _identifier(source, "source")
+        _loaded_as_declared(_identifier(source, "source"))
     except ValueError as exc:
         raise SchemaError(path, 1, "source folder", str(exc)) from None
     try:
@@ -571,6 +641,13 @@ def check_table(spec: TableSpec) -> tuple[list[Any], str] | None:
         return ["merge_strategy"], "the engine strategy needs clickhouse.engine ReplacingMergeTree"
     if spec.clickhouse.engine == "ReplacingMergeTree" and not spec.order_by:
         return ["clickhouse", "engine"], "ReplacingMergeTree needs a primary_key or order_by"
+    if spec.clickhouse.engine == "ReplacingMergeTree" and (
+        left_out := [k for k in spec.primary_key if k not in spec.order_by]
+    ):
+        return ["clickhouse", "order_by"], (
+            f"leaves out primary key column(s) {', '.join(map(repr, left_out))}: ReplacingMergeTree"
+            " keeps one row per order_by value, so rows with different keys would collapse"
+        )
     if spec.incremental:
         cursor = spec.incremental.cursor
         if cursor not in seen:
@@ -586,7 +663,7 @@ def check_table(spec: TableSpec) -> tuple[list[Any], str] | None:
             except ValueError as exc:
                 return ["incremental", "initial_value"], str(exc)
     if spec.clickhouse.partition_by:
-        if problem_text := check_expression(spec.clickhouse.partition_by):
+        if problem_text := check_key_expression(spec.clickhouse.partition_by, seen):
             return ["clickhouse", "partition_by"], problem_text
         for name in sorted(partition_columns(spec.clickhouse.partition_by)):
             if name not in seen:
@@ -655,7 +732,41 @@ def validate_dir(schemas_dir: Path | None = None) -> tuple[list[TableSpec], list
         by_name[key] = path
         specs.append(spec)
     errors.extend(_check_sources(specs))
+    errors.extend(_check_raw_names(specs))
     return specs, errors
+
+
+def _check_raw_names(specs: list[TableSpec]) -> list[SchemaError]:
+    """Two tables (or a table and a source's rejected-rows / dlt table) must not share a raw
+    table name: computed as the loader names them."""
+    owners: dict[str, TableSpec] = {}
+    for spec in specs:  # rejected-rows and dlt tables belong to the source's first table
+        for name in dict.fromkeys(spec.raw_tables):
+            owners.setdefault(name, spec)
+    errors = []
+    for spec in specs:
+        for name in spec.raw_tables:
+            owner = owners[name]
+            if owner.source != spec.source:
+                errors.append(
+                    SchemaError(
+                        spec.path,
+                        _locate(spec.path, ["name"]),
+                        "name",
+                        f"raw table {name!r} of {spec.source}.{spec.name} is also a raw table of"
+                        f" source {owner.source!r} ({owner.path}): rename the table or source",
+                    )
+                )
+                break
+    return errors
+
+
+def _locate(path: Path, loc: list[Any]) -> int | None:
+    """The line of `loc` in a schema file that parsed (only errors pay for ruamel)."""
+    try:
+        return _line_of(_read_yaml(path), loc)
+    except SchemaError:
+        return None
 
 
 def _check_sources(specs: list[TableSpec]) -> list[SchemaError]:
@@ -685,6 +796,14 @@ def load_schemas(schemas_dir: Path | str | None = None) -> list[TableSpec]:
     if errors:
         raise SchemaErrors(errors)
     return specs
+
+
+def by_source(specs: Iterable[TableSpec]) -> dict[str, list[TableSpec]]:
+    """The specs per source, sources and tables sorted by name."""
+    grouped: dict[str, list[TableSpec]] = {}
+    for spec in sorted(specs, key=lambda s: (s.source, s.name)):
+        grouped.setdefault(spec.source, []).append(spec)
+    return grouped
 
 
 def source_names(specs: list[TableSpec]) -> list[str]:

@@ -1,7 +1,9 @@
-"""The Dagster code location: `dagster dev -m orchestration.definitions`.
+"""The Dagster code location of this `dg` project (`[tool.dg]` in pyproject.toml):
+`dg dev`, `dg check defs`, `dg list defs`, `dg launch --assets …`.
 
-Everything is built from the schema YAMLs (ingestion/schemas) and the dbt project (dbt_project/)
-by `orchestration.factory.build_definitions`; the pieces live under `orchestration/defs/`:
+`load_from_defs_folder` loads `orchestration/defs/`, whose `defs.yaml` is this project's component
+(`orchestration/components/project.py`); it builds everything from the schema YAMLs
+(ingestion/schemas) and the dbt project (dbt_project/) with `orchestration.factory`:
 
     defs/ingestion/   dlt assets (one per raw table), landing-file sensors
     defs/transform/   dbt assets (daily-partitioned incremental models, the rest)
@@ -15,6 +17,13 @@ by `orchestration.factory.build_definitions`; the pieces live under `orchestrati
 
 from __future__ import annotations
 
-from orchestration.factory import build_definitions
+from pathlib import Path
 
-defs = build_definitions()
+import dagster as dg
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+
+@dg.definitions
+def defs() -> dg.Definitions:
+    return dg.load_from_defs_folder(project_root=PROJECT_ROOT)

@@ -6,36 +6,43 @@ own (a synthetic project of 1,000 models, a copy of the schemas...).
 
 from __future__ import annotations
 
+import datetime as dt
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import dagster as dg
 
 from core.settings import settings
+from ingestion.schema import TableSpec, load_schemas
 from orchestration.defs import naming
 from orchestration.defs.alerts.definitions import build_alert_defs
 from orchestration.defs.analytics.common import DATABASE as ANALYTICS_DATABASE
 from orchestration.defs.analytics.definitions import build_analytics_defs
+from orchestration.defs.analytics.definitions import inputs as analytics_inputs
 from orchestration.defs.automation.failures import report_failed_assets
 from orchestration.defs.automation.jobs import (
-    AssetJob,
-    daily_partition_job,
+    IngestJobs,
+    daily_partition_jobs,
     full_build_job,
     ingestion_jobs,
 )
-from orchestration.defs.automation.schedules import full_build_schedule, ingestion_schedules
+from orchestration.defs.automation.schedules import (
+    daily_partition_schedules,
+    full_build_schedule,
+    ingestion_schedules,
+)
+from orchestration.defs.clickhouse import raw_relation
 from orchestration.defs.ingestion.assets import build_dlt_assets
 from orchestration.defs.ingestion.sensors import build_landing_sensor
 from orchestration.defs.maintenance.definitions import build_maintenance_defs, retention_by_relation
-from orchestration.defs.partitions import daily_partitions
+from orchestration.defs.naming import table_key
+from orchestration.defs.partitions import Daily, distinct, model_partitions, table_partitions
 from orchestration.defs.quality.clickhouse_checks import CheckedTable, build_clickhouse_checks
 from orchestration.defs.quality.clickhouse_checks import replacing_key as dbt_replacing_key
 from orchestration.defs.quality.freshness import build_freshness_checks, build_freshness_sensor
-from orchestration.defs.raw_tables import RawTable, by_source, sort_tables
 from orchestration.defs.resources import build_resources
-from orchestration.defs.spec_adapter import load_specs, raw_tables_from_specs
 from orchestration.defs.transform.assets import build_dbt_assets
-from orchestration.defs.transform.project import Manifest, prepare_dbt_project
+from orchestration.defs.transform.project import Manifest, prepared_dbt_project
 from orchestration.defs.translators import DbtTranslator, DltTranslator
 
 MART_LAYER = "marts"
@@ -55,7 +62,10 @@ def _autostart() -> bool:
     return settings().run.dagster_autostart
 
 
-def build_definitions(paths: ProjectPaths | None = None) -> dg.Definitions:
+def build_definitions(
+    paths: ProjectPaths | None = None, partitions_end: dt.date | None = None
+) -> dg.Definitions:
+    """The code location; `partitions_end` (exclusive) overrides ELT_PARTITIONS_END_DATE."""
     paths = paths or ProjectPaths()
     autostart = _autostart()
     sensor_status = dg.DefaultSensorStatus.RUNNING if autostart else dg.DefaultSensorStatus.STOPPED
@@ -63,17 +73,26 @@ def build_definitions(paths: ProjectPaths | None = None) -> dg.Definitions:
         dg.DefaultScheduleStatus.RUNNING if autostart else dg.DefaultScheduleStatus.STOPPED
     )
 
-    specs = load_specs(paths.schemas_dir)
-    raw_tables = sort_tables(raw_tables_from_specs(specs))
-    daily = daily_partitions(raw_tables)
+    specs = sorted(load_schemas(paths.schemas_dir), key=lambda s: (s.source, s.name))
+    # each daily-partitioned table's own partitions, from its YAML's start
+    raw_partitions = {
+        table_key(t): table_partitions(t.partition_start, end=partitions_end)
+        for t in specs
+        if t.partition_start is not None
+    }
 
     # assets: dlt (raw tables) and dbt (models), keyed by one policy
-    dlt_translator = DltTranslator({(t.source, t.name): t for t in raw_tables})
-    raw_assets = build_dlt_assets(raw_tables, specs=specs, daily=daily, translator=dlt_translator)
-    project = prepare_dbt_project(paths.dbt_project_dir, paths.dbt_profiles_dir)
+    dlt_translator = DltTranslator({(t.source, t.name): t for t in specs})
+    raw_assets = build_dlt_assets(specs, partitions=raw_partitions, translator=dlt_translator)
+    project = prepared_dbt_project(paths.dbt_project_dir, paths.dbt_profiles_dir)
     manifest = Manifest.load(project.manifest_path)
     manifest.attach_tests_to_last_parent()
-    dbt_defs = build_dbt_assets(project, manifest, DbtTranslator(), daily)
+    dbt_translator = DbtTranslator()
+    incremental = [n["unique_id"] for n in manifest.asset_nodes if manifest.is_incremental(n)]
+    model_partitions_by_id = model_partitions(
+        incremental, _upstream_raw(manifest, incremental, dbt_translator), raw_partitions
+    )
+    dbt_defs = build_dbt_assets(project, manifest, dbt_translator, model_partitions_by_id)
 
     # checks
     model_keys = {n["unique_id"]: naming.dbt_asset_key(n) for n in manifest.asset_nodes}
@@ -87,19 +106,21 @@ def build_definitions(paths: ProjectPaths | None = None) -> dg.Definitions:
     ]
     mart_keys = [model_keys[n["unique_id"]] for n in mart_nodes if not manifest.is_incremental(n)]
     levels = {model_keys[uid]: n for uid, n in manifest.split_levels().items()}
-    freshness = build_freshness_checks(raw_tables, incremental_keys, mart_keys, levels)
-    checked = _checked_tables(raw_tables, manifest, model_keys)
+    freshness = build_freshness_checks(specs, incremental_keys, mart_keys, levels)
+    checked = _checked_tables(specs, manifest, model_keys)
 
     # jobs, schedules, sensors
-    ingest = ingestion_jobs(raw_tables)
-    partitioned_raw = [t.key for t in raw_tables if t.partitioned]
-    full_build = full_build_job()
-    jobs = [*ingest.values(), full_build]
-    if partitioned_raw or incremental_keys:
-        jobs.append(daily_partition_job(partitioned_raw, incremental_keys))
+    ingest = ingestion_jobs(specs, raw_partitions)
+    model_partitions_by_key = {model_keys[u]: d for u, d in model_partitions_by_id.items()}
+    all_partitions = {**raw_partitions, **model_partitions_by_key}
+    full_build = full_build_job(all_partitions)
+    daily_jobs = daily_partition_jobs(raw_partitions, model_partitions_by_key)
+    jobs = [*ingest.values(), full_build, *daily_jobs.values()]
+    only = distinct(all_partitions.values())
     schedules = [
-        *ingestion_schedules(raw_tables, ingest, daily, schedule_status),
-        full_build_schedule(full_build, daily, schedule_status),
+        *ingestion_schedules(specs, ingest, schedule_status),
+        full_build_schedule(full_build, only[0] if len(only) == 1 else None, schedule_status),
+        *daily_partition_schedules(daily_jobs, schedule_status),
     ]
     sensors = [
         build_freshness_sensor(freshness, sensor_status),
@@ -110,7 +131,7 @@ def build_definitions(paths: ProjectPaths | None = None) -> dg.Definitions:
             default_status=sensor_status,
             minimum_interval_seconds=60,
         ),
-        *_landing_sensors(raw_tables, ingest, daily, sensor_status),
+        *_landing_sensors(specs, ingest, raw_partitions, sensor_status),
     ]
 
     core = dg.Definitions(
@@ -120,22 +141,36 @@ def build_definitions(paths: ProjectPaths | None = None) -> dg.Definitions:
         schedules=schedules,
         sensors=sensors,
         resources=build_resources(project),
+        # every step of a run in the run's process: a step subprocess would load this code
+        # location once more (tens of seconds each on a small machine) for seconds of work
+        executor=dg.in_process_executor,
     )
     # Python assets on the marts, ClickHouse maintenance, alerts (orchestration/defs/<part>/)
-    databases = {t.relation.database for t in raw_tables} | {ANALYTICS_DATABASE}
+    databases = {raw_relation(t).database for t in specs} | {ANALYTICS_DATABASE}
     databases |= {r.database for r in manifest.relations_by_unique_id().values()}
     maintenance = build_maintenance_defs(
-        sorted(databases), retention_by_relation(specs, raw_tables), schedule_status
+        sorted(databases), retention_by_relation(specs), schedule_status
     )
-    return dg.Definitions.merge(core, build_analytics_defs(), maintenance, build_alert_defs())
+    # the Python assets read the Jaffle marts: a dbt project without those gets none
+    analytics = (
+        build_analytics_defs()
+        if analytics_inputs() <= set(model_keys.values())
+        else dg.Definitions()
+    )
+    return dg.Definitions.merge(core, analytics, maintenance, build_alert_defs())
 
 
 def _checked_tables(
-    raw_tables: list[RawTable], manifest: Manifest, model_keys: dict[str, dg.AssetKey]
+    specs: list[TableSpec], manifest: Manifest, model_keys: dict[str, dg.AssetKey]
 ) -> list[CheckedTable]:
     checked = [
-        CheckedTable(t.key, t.relation, t.replacing_key, partitioned=bool(t.partition_by))
-        for t in raw_tables
+        CheckedTable(
+            table_key(t),
+            raw_relation(t),
+            t.replacing_key,
+            partitioned=bool(t.clickhouse.partition_by),
+        )
+        for t in specs
     ]
     for node in manifest.asset_nodes:
         if manifest.is_table(node) and node["resource_type"] == "model":
@@ -152,14 +187,34 @@ def _checked_tables(
 
 
 def _landing_sensors(
-    raw_tables: list[RawTable],
-    ingest: dict[tuple[str, bool], AssetJob],
-    daily: dg.TimeWindowPartitionsDefinition,
+    specs: list[TableSpec],
+    ingest: IngestJobs,
+    partitions: dict[dg.AssetKey, Daily],
     status: dg.DefaultSensorStatus,
 ) -> list[dg.SensorDefinition]:
     sensors = []
-    for source, tables in by_source(raw_tables).items():
-        jobs = {p: job for (s, p), job in ingest.items() if s == source}
-        if any(t.landing_glob for t in tables):
-            sensors.append(build_landing_sensor(source, tables, jobs, daily, status))
+    for source in sorted({s.source for s in specs}):
+        tables = [s for s in specs if s.source == source]
+        jobs = {d: job for (s, d), job in ingest.items() if s == source}
+        if any(t.files is not None and "://" not in t.files.path for t in tables):
+            sensors.append(build_landing_sensor(source, tables, jobs, partitions, status))
     return sensors
+
+
+def _upstream_raw(
+    manifest: Manifest, models: list[str], translator: DbtTranslator
+) -> dict[str, set[dg.AssetKey]]:
+    """The raw-table keys (dbt sources) each model reads, through any models in between."""
+    nodes, sources = manifest.data["nodes"], manifest.data["sources"]
+    found: dict[str, set[dg.AssetKey]] = {}
+
+    def walk(unique_id: str) -> set[dg.AssetKey]:
+        if unique_id in sources:
+            return {translator.get_asset_key(sources[unique_id])}
+        if unique_id not in found:
+            found[unique_id] = set()  # a cycle guard; dbt graphs have none
+            parents = (nodes.get(unique_id) or {}).get("depends_on", {}).get("nodes", [])
+            found[unique_id] = set().union(*(walk(p) for p in parents))
+        return found[unique_id]
+
+    return {m: walk(m) for m in models}

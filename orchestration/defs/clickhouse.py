@@ -10,6 +10,8 @@ from typing import Any
 import dagster as dg
 
 from core.identifiers import validate_identifier
+from core.settings import settings
+from ingestion.schema import TableSpec
 
 PARTS_SQL = """
 select
@@ -44,6 +46,11 @@ class Relation:
         return f"{self.database}.{self.table}"
 
 
+def raw_relation(spec: TableSpec) -> Relation:
+    """A schema-YAML table in the raw database (dlt's `<source>___<table>` name)."""
+    return Relation(settings().warehouse.raw_database, spec.raw_table)
+
+
 @dataclass(frozen=True)
 class TableStats:
     rows: int
@@ -51,9 +58,17 @@ class TableStats:
     partitions: int
     active_parts: int
 
-    def as_metadata(self, relation: Relation) -> dict[str, Any]:
+    def as_metadata(self, relation: Relation, final_rows: int | None = None) -> dict[str, Any]:
+        """`final_rows`: a ReplacingMergeTree's rows under FINAL, shown as its row count; the
+        stored row versions (`system.parts`, duplicates not merged yet) are labelled as such."""
+        counts: dict[str, Any] = {"dagster/row_count": dg.MetadataValue.int(self.rows)}
+        if final_rows is not None:
+            counts = {
+                "dagster/row_count": dg.MetadataValue.int(final_rows),
+                "clickhouse/stored_row_versions": dg.MetadataValue.int(self.rows),
+            }
         return {
-            "dagster/row_count": dg.MetadataValue.int(self.rows),
+            **counts,
             "dagster/table_name": str(relation),
             "clickhouse/bytes_on_disk": dg.MetadataValue.int(self.bytes_on_disk),
             "clickhouse/size": dg.MetadataValue.text(_human_bytes(self.bytes_on_disk)),
@@ -76,6 +91,25 @@ def fetch_table_stats(client: Any, relations: Iterable[Relation]) -> dict[Relati
         Relation(db, table): TableStats(int(rows), int(size), int(parts_p), int(parts))
         for db, table, rows, size, parts_p, parts in result.result_rows
     }
+
+
+def final_count_sql(relation: Relation, column: str | None = None) -> str:
+    """Rows under FINAL; with `column`, those in the window {start:DateTime64}..{end} only."""
+    sql = f"select count() from {relation.sql} final"
+    if column is not None:
+        col = f"`{validate_identifier(column, field='partition column')}`"
+        window = "{start:DateTime64(6, 'UTC')}", "{end:DateTime64(6, 'UTC')}"
+        sql += f" where {col} >= {window[0]} and {col} < {window[1]}"
+    return sql
+
+
+def fetch_final_count(
+    client: Any, relation: Relation, column: str | None = None, window: Any = None
+) -> int:
+    """Rows of `relation` under FINAL (in the half-open `window` of `column` when given)."""
+    parameters = {"start": window[0], "end": window[1]} if column is not None else {}
+    result = client.query(final_count_sql(relation, column), parameters=parameters)
+    return int(result.result_rows[0][0])
 
 
 def duplicate_keys_sql(relation: Relation, key_columns: Sequence[str]) -> str:

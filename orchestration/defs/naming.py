@@ -15,6 +15,8 @@ from typing import Any
 
 import dagster as dg
 
+from ingestion.schema import TableSpec
+
 RAW_PREFIX = "raw"
 KIND_BY_RESOURCE_TYPE = {"seed": "seeds", "snapshot": "snapshots"}
 
@@ -22,6 +24,11 @@ KIND_BY_RESOURCE_TYPE = {"seed": "seeds", "snapshot": "snapshots"}
 def raw_table_key(source: str, table: str) -> dg.AssetKey:
     """Key of the dlt asset that lands `table` of `source` into the raw database."""
     return dg.AssetKey([RAW_PREFIX, source, table])
+
+
+def table_key(spec: TableSpec) -> dg.AssetKey:
+    """Key of the dlt asset of a schema-YAML table."""
+    return raw_table_key(spec.source, spec.name)
 
 
 def raw_table_group(source: str) -> str:

@@ -11,10 +11,13 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
+import clickhouse_connect
 import dagster as dg
 from dagster_dbt import DbtCliResource, DbtProject
 from dagster_dlt import DagsterDltResource
 from pydantic import Field
+
+from orchestration.defs.transform.project import dbt_executable
 
 DEFAULTS = {
     "CLICKHOUSE_HOST": "127.0.0.1",
@@ -36,8 +39,6 @@ class ClickHouseResource(dg.ConfigurableResource):
 
     @contextmanager
     def get_client(self) -> Iterator[Any]:
-        import clickhouse_connect
-
         client = clickhouse_connect.get_client(
             host=self.host,
             port=self.http_port,
@@ -79,6 +80,6 @@ def build_resources(dbt_project: DbtProject) -> dict[str, Any]:
     """The resources every asset, check and sensor of the code location may ask for."""
     return {
         "clickhouse": clickhouse_resource(),
-        "dbt": DbtCliResource(project_dir=dbt_project),
+        "dbt": DbtCliResource(project_dir=dbt_project, dbt_executable=dbt_executable()),
         "dlt": DagsterDltResource(),
     }

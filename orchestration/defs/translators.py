@@ -15,8 +15,10 @@ from dagster_dbt import DagsterDbtTranslator, DagsterDbtTranslatorSettings
 from dagster_dlt import DagsterDltTranslator
 from dagster_dlt.translator import DltResourceTranslatorData
 
+from core.settings import settings
+from ingestion.schema import TableSpec
 from orchestration.defs import naming
-from orchestration.defs.raw_tables import RawTable
+from orchestration.defs.clickhouse import raw_relation
 
 KIND_DLT = "dlt"
 KIND_DBT = "dbt"
@@ -26,6 +28,25 @@ KIND_CLICKHOUSE = "clickhouse"
 def dbt_meta(props: Mapping[str, Any]) -> Mapping[str, Any]:
     """A node's meta (dbt >= 1.10 keeps it under config.meta; older manifests at the top)."""
     return {**(props.get("meta") or {}), **((props.get("config") or {}).get("meta") or {})}
+
+
+def dbt_description(props: Mapping[str, Any]) -> str:
+    """The node's description and its SQL: compiled (the manifest of `dbt compile`) when the
+    manifest has it, else the source with its Jinja, labelled as such."""
+    text = props.get("description") or f"dbt {props['resource_type']} {props['name']}"
+    compiled = (props.get("compiled_code") or "").strip()
+    if compiled:
+        return f"{text}\n\n#### Compiled SQL\n```sql\n{compiled}\n```"
+    raw = (props.get("raw_code") or "").strip()
+    if raw:
+        return f"{text}\n\n#### SQL (not compiled: Jinja as written)\n```sql\n{raw}\n```"
+    return text
+
+
+def dbt_docs_url(props: Mapping[str, Any]) -> str:
+    """The node's page in the dbt docs (`make dbt-docs`), e.g. .../#!/model/model.p.orders."""
+    base = settings().project.dbt_docs_url.rstrip("/")
+    return f"{base}/#!/{props['resource_type']}/{props['unique_id']}"
 
 
 class DbtTranslator(DagsterDbtTranslator):
@@ -38,6 +59,15 @@ class DbtTranslator(DagsterDbtTranslator):
 
     def get_asset_key(self, dbt_resource_props: Mapping[str, Any]) -> dg.AssetKey:
         return naming.dbt_asset_key(dbt_resource_props)
+
+    def get_description(self, dbt_resource_props: Mapping[str, Any]) -> str:
+        return dbt_description(dbt_resource_props)
+
+    def get_metadata(self, dbt_resource_props: Mapping[str, Any]) -> Mapping[str, Any]:
+        return {
+            **super().get_metadata(dbt_resource_props),
+            "dbt/docs": dg.MetadataValue.url(dbt_docs_url(dbt_resource_props)),
+        }
 
     def get_group_name(self, dbt_resource_props: Mapping[str, Any]) -> str | None:
         return naming.dbt_group(dbt_resource_props)
@@ -67,7 +97,7 @@ class DltTranslator(DagsterDltTranslator):
     """One spec per dlt resource (= raw table) from its schema YAML: key, group, owners, tags,
     description, kinds and the column schema."""
 
-    def __init__(self, tables: Mapping[tuple[str, str], RawTable]) -> None:
+    def __init__(self, tables: Mapping[tuple[str, str], TableSpec]) -> None:
         self._tables = dict(tables)
 
     def get_asset_spec(self, data: DltResourceTranslatorData) -> dg.AssetSpec:
@@ -82,19 +112,36 @@ class DltTranslator(DagsterDltTranslator):
         return raw_table_spec(table)
 
 
-def raw_table_spec(table: RawTable) -> dg.AssetSpec:
-    tags = {**dict(table.tags), "source": table.source}
-    if table.partitioned:
+def raw_table_spec(table: TableSpec) -> dg.AssetSpec:
+    tags = {**dict.fromkeys(table.tags, ""), "source": table.source}
+    if table.daily_partitioned:
         tags["partitioning"] = "daily"
     return dg.AssetSpec(
-        key=table.key,
+        key=naming.table_key(table),
         group_name=naming.raw_table_group(table.source),
         description=table.description or f"Raw table {table.name} of source {table.source}.",
         owners=list(naming.owners(list(table.owners))),
         tags=naming.valid_tags(tags),
         kinds={KIND_DLT, KIND_CLICKHOUSE},
         metadata={
-            **TableMetadataSet(column_schema=table.column_schema(), table_name=str(table.relation)),
+            **TableMetadataSet(
+                column_schema=column_schema(table), table_name=str(raw_relation(table))
+            ),
             "primary_key": ", ".join(table.primary_key),
         },
+    )
+
+
+def column_schema(table: TableSpec) -> dg.TableSchema:
+    """The raw table's columns with their ClickHouse types."""
+    return dg.TableSchema(
+        columns=[
+            dg.TableColumn(
+                name=c.name,
+                type=table.clickhouse_type(c),
+                description=c.description or None,
+                constraints=dg.TableColumnConstraints(nullable=table.is_nullable(c)),
+            )
+            for c in table.columns
+        ]
     )

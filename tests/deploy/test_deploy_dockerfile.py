@@ -101,9 +101,13 @@ def test_image_contains_every_package_and_prepares_the_dbt_manifest() -> None:
     copies = [i["value"] for i in instructions() if i["instruction"] == "COPY"]
     for package in [*packages, "dbt_project", "profiles.yml"]:
         assert any(c.split()[0] == package for c in copies), f"{package} is not copied"
-    parse = [r for r in runs() if "dbt parse" in r]
-    assert parse and "--project-dir dbt_project" in parse[0] and "--target prod" in parse[0]
-    assert "test -s dbt_project/target/manifest.json" in parse[0]
+    prepare = [r for r in runs() if "dagster-dbt project prepare-and-package" in r]
+    assert prepare and "DBT_TARGET=prod" in prepare[0]
+    assert "--file orchestration/defs/transform/project.py" in prepare[0]
+    assert "test -s dbt_project/target/manifest.json" in prepare[0]
+    # the file it names holds the DbtProject of the repository's dbt project
+    project_file = (REPO / "orchestration/defs/transform/project.py").read_text()
+    assert "DBT_PROJECT = dbt_project()" in project_file
     assert (REPO / "profiles.yml").exists() and (REPO / "dbt_project" / "dbt_project.yml").exists()
     ignored = (REPO / ".dockerignore").read_text().split()
     for path in (".venv", ".local", ".env", ".git", "dbt_project/target"):

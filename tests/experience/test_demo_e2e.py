@@ -20,7 +20,7 @@ import pytest
 
 from .conftest import BIN, DEMO_UNTIL, ROOT, Project, free_ports
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.example]  # the shipped Jaffle Shop example
 
 
 def mart_relations(project: Project) -> list[str]:
@@ -101,15 +101,16 @@ def instance_facts(project: Project) -> dict[str, Any]:
 
 def all_asset_keys_and_checks(project: Project) -> tuple[set[str], set[tuple[str, str]]]:
     """Every materializable asset and every asset check of the project's definitions."""
+    from orchestration.defs.transform.project import prepare_manifest
     from orchestration.factory import ProjectPaths, build_definitions
 
-    defs = build_definitions(
-        ProjectPaths(
-            dbt_project_dir=project.dbt_project_dir,
-            dbt_profiles_dir=Path(project.env["DBT_PROFILES_DIR"]),
-            schemas_dir=project.schemas_dir,
-        )
+    paths = ProjectPaths(
+        dbt_project_dir=project.dbt_project_dir,
+        dbt_profiles_dir=Path(project.env["DBT_PROFILES_DIR"]),
+        schemas_dir=project.schemas_dir,
     )
+    prepare_manifest(paths.dbt_project_dir, paths.dbt_profiles_dir)
+    defs = build_definitions(paths)
     graph = defs.resolve_asset_graph()
     assets = {k.to_user_string() for k in graph.materializable_asset_keys}
     checks = {(c.asset_key.to_user_string(), c.name) for c in graph.asset_check_keys}

@@ -2,29 +2,49 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import os
 import socket
 from pathlib import Path
 
 import dagster as dg
 
-from elt.dbt_state import stale_inputs
-from elt.demo import landed_days, stage_name
-from elt.dev import dagster_dev_command, port_is_free
-from elt.summary import TableCount, is_data_table, render_summary, seconds
+from elt.demo import landed_days, replay_partitions_end
+from elt.dev import dagster_dev_command, dagster_env, port_is_free
+from elt.materialize import stage_name
+from elt.summary import TableCount, is_data_table, render_load, render_summary, seconds
+from ingestion.schema import TableSpec, parse_table_file
+from orchestration.defs.transform.project import stale_inputs
 
 
-def test_landed_days_come_from_the_daily_file_names(tmp_path: Path) -> None:
+def _daily_spec(tmp_path: Path, table: str, daily: bool = True) -> TableSpec:
+    path = tmp_path / "schemas" / "s" / f"{table}.yml"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    partitioning = "partitioning: {column: at, start: 2018-01-01}\n" if daily else ""
+    path.write_text(
+        f"name: {table}\nfiles: {{path: s/{table}/*.csv}}\n"
+        "columns: [{name: id, type: int64}, {name: at, type: date}]\nprimary_key: [id]\n"
+        + partitioning
+    )
+    return parse_table_file(path, "s")
+
+
+def test_landed_days_come_from_the_daily_tables_files(tmp_path: Path) -> None:
+    """The days of the daily-partitioned tables' files (their YAML globs), not any dated name."""
+    specs = [_daily_spec(tmp_path, "orders"), _daily_spec(tmp_path, "items")]
+    specs.append(_daily_spec(tmp_path, "snapshots", daily=False))
+    landing = tmp_path / "landing"
     for rel in (
         "s/orders/2018-09-03.csv",
         "s/orders/2018-09-01.csv",
         "s/items/2018-09-02.csv",
-        "s/customers/customers.csv",
+        "s/snapshots/2017-01-01.csv",  # dated, but its table is not daily-partitioned
+        "other/orders/2016-01-01.csv",  # no table reads it
     ):
-        (tmp_path / rel).parent.mkdir(parents=True, exist_ok=True)
-        (tmp_path / rel).write_text("x\n")
-    assert landed_days(tmp_path) == ("2018-09-01", "2018-09-03")
-    assert landed_days(tmp_path / "nothing") is None
+        (landing / rel).parent.mkdir(parents=True, exist_ok=True)
+        (landing / rel).write_text("x\n")
+    assert landed_days(landing, specs) == ("2018-09-01", "2018-09-03")
+    assert landed_days(tmp_path / "nothing", specs) is None
 
 
 def test_stage_names() -> None:
@@ -93,10 +113,9 @@ def test_manifest_is_stale_when_a_model_is_newer(tmp_path: Path) -> None:
 
 def test_dev_binds_loopback_and_detects_a_busy_port() -> None:
     command = dagster_dev_command("127.0.0.1", 3123)
+    assert Path(command[0]).name == "dg"
     assert command[1:] == [
         "dev",
-        "-m",
-        "orchestration.definitions",
         "--host",
         "127.0.0.1",
         "--port",
@@ -111,12 +130,32 @@ def test_dev_binds_loopback_and_detects_a_busy_port() -> None:
 
 
 def test_replayed_data_ends_the_daily_partitions(tmp_path: Path, monkeypatch) -> None:
-    from elt.demo import replay_partitions_end
-
     monkeypatch.delenv("ELT_PARTITIONS_END_DATE", raising=False)
-    (tmp_path / "s" / "orders").mkdir(parents=True)
-    (tmp_path / "s" / "orders" / "2018-09-04.csv").write_text("x\n")
-    assert replay_partitions_end(tmp_path) == "2018-09-05"  # exclusive end
-    assert os.environ["ELT_PARTITIONS_END_DATE"] == "2018-09-05"
+    (tmp_path / "jaffle_shop" / "orders").mkdir(parents=True)
+    (tmp_path / "jaffle_shop" / "orders" / "2018-09-04.csv").write_text("x\n")
+    assert replay_partitions_end(tmp_path) == dt.date(2018, 9, 5)  # exclusive end
+    assert "ELT_PARTITIONS_END_DATE" not in os.environ  # passed on explicitly, not exported
+    assert dagster_env(tmp_path, dt.date(2018, 9, 5))["ELT_PARTITIONS_END_DATE"] == "2018-09-05"
     monkeypatch.setenv("ELT_PARTITIONS_END_DATE", "2019-01-01")
-    assert replay_partitions_end(tmp_path) == "2019-01-01"  # an explicit setting wins
+    assert replay_partitions_end(tmp_path) == dt.date(2019, 1, 1)  # an explicit setting wins
+
+
+def test_load_report_shows_committed_rejected_late_and_failed_files() -> None:
+    text = render_load(
+        "shop",
+        {
+            "rows": {"orders": 202_114, "items": 0},
+            "rejected": {"orders": 3},
+            "late_rows": {"orders": 2},
+            "late_skipped": {},
+            "resumed_packages": ["1733150000.1"],
+            "failed_files": [{"file": "/l/x.csv", "error": "cannot be read", "rows_loaded": 0}],
+        },
+        success=False,
+    )
+    lines = text.splitlines()
+    assert lines[0] == "load shop: FAILED"
+    assert lines[2].split() == ["items", "0", "0", "0"]
+    assert lines[3].split() == ["orders", "202,114", "3", "2"]
+    assert "completed 1 load package(s) an earlier run left unfinished" in text
+    assert "/l/x.csv: cannot be read" in text

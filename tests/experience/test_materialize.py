@@ -133,14 +133,13 @@ def test_up_to_date_skips_what_nothing_changed(instance, tmp_path: Path) -> None
         dg.AssetKey(["marts", "inc"]),
     )
     window = ["2018-09-01", "2018-09-02", "2018-09-03", "2018-09-04"]
-    todo = UpToDate(instance, graph, landing_dir=tmp_path)
+    todo = UpToDate(instance, graph)  # no loaded-files record: the never materialized days
     assert todo.partitions([raw_events], window) == ["2018-09-04"]  # the new day only
     assert todo.unpartitioned([stg]) == []  # nothing changed upstream
-    # a landing file re-published after the last materialization makes its day due again
-    folder = tmp_path / "s" / "events"
-    folder.mkdir(parents=True)
-    (folder / "2018-09-02.csv").write_text("x\n")
-    assert todo.partitions([raw_events], window) == ["2018-09-02", "2018-09-04"]
+    # with the loaded-files record: exactly the days of files it does not hold, even one
+    # already materialized (a re-published file), and no day without files
+    pending = UpToDate(instance, graph, pending={raw_events: {"2018-09-02"}})
+    assert pending.partitions([raw_events], window) == ["2018-09-02"]
     # a dlt load that ran no job changed nothing; one that loaded rows did
     todo.record([(dg.AssetKey(["raw", "s", "dim"]), None, {"jobs": []})])
     assert todo.unpartitioned([stg]) == []
@@ -148,4 +147,4 @@ def test_up_to_date_skips_what_nothing_changed(instance, tmp_path: Path) -> None
     assert todo.unpartitioned([stg]) == [stg]
     assert todo.partitions([inc], window) == ["2018-09-04"]
     # changed dbt code rebuilds every partition
-    assert UpToDate(instance, graph, tmp_path, rebuild=True).partitions([inc], window) == window
+    assert UpToDate(instance, graph, rebuild=True).partitions([inc], window) == window

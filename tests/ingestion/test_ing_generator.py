@@ -24,7 +24,7 @@ from ingestion.generator import (
 )
 from ingestion.layout import clickhouse_hints
 from ingestion.readers import FileRef
-from ingestion.schema import REJECTED_TABLE, load_schemas, parse_table_file
+from ingestion.schema import LOADED_FILES_TABLE, REJECTED_TABLE, load_schemas, parse_table_file
 
 EVENTS = """\
 name: events
@@ -134,7 +134,8 @@ def test_files_are_skipped_once_loaded_and_cursor_keeps_only_newer_rows(tmp_path
     stats = TableStats()
     assert list(files_rows(spec, landing, stats=stats, state=state)) == []
     assert stats.files_skipped == 1 and stats.files_read == 0
-    # a newer file: only its rows; a rewritten old file: rows older than the cursor are dropped
+    # a newer file: its rows; a rewritten old file: rows not newer than the cursor are late
+    # (the table deduplicates, so by default they load as new versions) and counted
     _csv(landing / "src/events/2020-01-02.csv", [(3, "2020-01-02T09:00:00", "c")])
     _csv(
         landing / "src/events/2020-01-01.csv",
@@ -144,9 +145,38 @@ def test_files_are_skipped_once_loaded_and_cursor_keeps_only_newer_rows(tmp_path
             (9, "2020-01-01T11:00:00", "same time"),
         ],
     )
-    rows = _rows(list(files_rows(spec, landing, state=state)))
-    # id 9 shares the last cursor value but was never loaded: kept (boundary keys)
-    assert sorted(r["id"] for r in rows) == [3, 9]
+    stats = TableStats()
+    rows = _rows(list(files_rows(spec, landing, stats=stats, state=state)))
+    # id 9 shares the last cursor value but was never loaded: newer (boundary keys)
+    assert sorted(r["id"] for r in rows) == [1, 2, 3, 9]
+    assert stats.late == 2 and stats.late_skipped == 0
+    assert state["cursor"]["last_value"].startswith("2020-01-02T09:00:00")
+
+
+@pytest.mark.parametrize("action", ["skip", "reject"])
+def test_late_rows_follow_the_contract(tmp_path: Path, action: str) -> None:
+    text = EVENTS.format(disposition="merge", strategy="") + f"contract:\n  late_rows: {action}\n"
+    spec = parse_table_file(write_yaml(tmp_path / "schemas", "src", "events", text))
+    landing = tmp_path / "landing"
+    _csv(landing / "src/events/2020-01-02.csv", [(3, "2020-01-02T09:00:00", "c")])
+    state: dict = {}
+    list(files_rows(spec, landing, state=state))
+    _csv(landing / "src/events/2020-01-01.csv", [(1, "2020-01-01T10:00:00", "late")])
+    stats = TableStats()
+    items = list(files_rows(spec, landing, stats=stats, state=state))
+    assert _rows(items) == [] and stats.late == 1
+    marked = [
+        i.data.to_pylist()
+        for i in items
+        if not isinstance(i, pa.Table) and i.meta.table_name == REJECTED_TABLE
+    ]
+    if action == "skip":
+        assert stats.late_skipped == 1 and marked == [] and stats.rejected == 0
+    else:
+        assert stats.rejected == 1 and len(marked) == 1
+        (row,) = marked[0]
+        assert row["file"].endswith("2020-01-01.csv") and row["row_number"] == 2
+        assert "late_rows: reject" in row["reason"] and '"late"' in row["raw_row"]
 
 
 def test_window_reads_only_that_day_and_keeps_state(tmp_path: Path) -> None:
@@ -185,12 +215,16 @@ def test_rejected_rows_are_yielded_to_the_rejected_table(tmp_path: Path) -> None
     items = list(files_rows(spec, landing, stats=stats, state={}))
     assert stats.rejected == 2 and stats.rows == 1
     marked = [i for i in items if not isinstance(i, pa.Table)]
-    assert len(marked) == 1
-    assert marked[0].meta.table_name == REJECTED_TABLE
+    assert [m.meta.table_name for m in marked] == [REJECTED_TABLE, LOADED_FILES_TABLE]
     rejected = marked[0].data.to_pylist()
-    assert [r["row_number"] for r in rejected] == [2, 3]
+    assert [r["row_number"] for r in rejected] == [3, 4]  # lines (the header is line 1)
     assert rejected[0]["table_name"] == "events"
     assert rejected[0]["file"].endswith("2020-01-01.csv")
+    # the loaded-files record: the file, named relative to the landing dir, and its day
+    loaded = marked[1].data.to_pylist()
+    assert [(r["table_name"], r["file"], r["day"]) for r in loaded] == [
+        ("events", "src/events/2020-01-01.csv", dt.date(2020, 1, 1))
+    ]
 
 
 def test_cursor_filter_state_without_rows() -> None:
@@ -262,7 +296,7 @@ def test_rejected_rows_map_back_to_their_file_and_row(tmp_path: Path) -> None:
     assert len(tables) == 1  # both files in one batch
     rejected = next(i for i in items if not isinstance(i, pa.Table)).data.to_pylist()
     assert [(r["file"].rsplit("/", 1)[-1], r["row_number"]) for r in rejected] == [
-        ("2020-01-02.csv", 2)
+        ("2020-01-02.csv", 3)  # line 3: the header is line 1
     ]
 
 

@@ -180,10 +180,14 @@ def test_sigkill_mid_load_then_rerun_ends_with_exactly_the_source_rows(
     assert killed and child.returncode == -signal.SIGKILL, "the load finished before the kill"
     assert any(packages.iterdir()), "the interrupted load package is left to finish"
 
-    _run(source, schemas, landing, tmp_path)
+    result = _run(source, schemas, landing, tmp_path)
     for table in TABLES:
         expected = _file_rows(landing, table)
         assert _count(ch, source, table) == expected, table
+        # the report counts the rows of the package this run completed (not rows: 0), each
+        # once even when a job the kill interrupted was loaded again
+        assert result.row_counts[table] == expected, table
+    assert len(result.resumed_packages) == 1
     assert not any(packages.glob("*/new_jobs/*"))
 
 
@@ -211,7 +215,7 @@ def test_bad_rows_are_counted_and_kept_in_the_rejected_table(ch, tmp_path: Path)
         f"SELECT table_name, row_number, reason, raw_row FROM raw.`{source}____rejected_rows` "
         "FINAL ORDER BY row_number"
     ).result_rows
-    assert [(r[0], r[1]) for r in rejected] == [("customers", 2), ("customers", 3)]
+    assert [(r[0], r[1]) for r in rejected] == [("customers", 3), ("customers", 4)]  # lines
     assert "uuid" in rejected[0][2] and "not-a-uuid" in rejected[0][3]
     assert "null in a non-nullable column" in rejected[1][2]
 

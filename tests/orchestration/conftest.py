@@ -13,6 +13,8 @@ import dagster as dg
 import pytest
 from orch_support import PUBLISHED_UNTIL
 
+from orchestration.defs.transform.project import prepare_manifest
+
 ROOT = Path(__file__).resolve().parents[2]
 
 
@@ -31,6 +33,7 @@ def orch_env(run_dir: Path) -> Iterator[dict[str, str]]:
             dbt_copy,
             ignore=shutil.ignore_patterns("target", "logs", "dbt_packages"),
         )
+    prepare_manifest(dbt_copy, ROOT)  # once, as `elt dev` does: definitions only read it
     values = {
         "ELT_DBT_PROJECT_DIR": str(dbt_copy),
         "ELT_LANDING_DIR": str(run_dir / "landing"),

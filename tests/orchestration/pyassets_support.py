@@ -32,10 +32,13 @@ create table marts.daily_location_metrics (
 @contextmanager
 def fresh_stack(root: Path, **paths: Any) -> Iterator[dg.Definitions]:
     """A local endpoint of its own and the code location's Definitions pointing at it."""
+    from orchestration.defs.transform.project import prepare_manifest
     from orchestration.factory import ProjectPaths, build_definitions
 
+    project_paths = ProjectPaths(**paths)
+    prepare_manifest(project_paths.dbt_project_dir, project_paths.dbt_profiles_dir)
     with local_endpoint(root / "warehouse"), patched_environ({"ELT_DLT_DIR": str(root / "dlt")}):
-        yield build_definitions(ProjectPaths(**paths))
+        yield build_definitions(project_paths)
 
 
 def run_assets(

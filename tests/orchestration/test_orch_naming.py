@@ -7,9 +7,9 @@ import datetime as dt
 import dagster as dg
 import pytest
 
+from ingestion.readers import file_day
 from orchestration.defs import naming
 from orchestration.defs.clickhouse import Relation, duplicate_keys_sql
-from orchestration.defs.ingestion.sensors import file_day
 from orchestration.defs.partitions import window_vars
 from orchestration.defs.quality.clickhouse_checks import replacing_key
 
@@ -93,7 +93,8 @@ def test_duplicate_keys_sql_reads_final_and_rejects_bad_identifiers() -> None:
 
 
 def test_file_day() -> None:
-    assert file_day("jaffle_shop/orders/2018-09-05.csv") == "2018-09-05"
+    """The one date-in-a-file-name rule (the loader's window and the landing sensor use it)."""
+    assert file_day("jaffle_shop/orders/2018-09-05.csv") == dt.date(2018, 9, 5)
     assert file_day("jaffle_shop/customers/customers.csv") is None
     assert file_day("jaffle_shop/orders/2018-13-45.csv") is None
 

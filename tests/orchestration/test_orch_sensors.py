@@ -33,8 +33,10 @@ def _write(path: Path, text: str) -> None:
 
 
 def test_landing_sensor_one_run_per_new_file_set(
-    repo: dg.RepositoryDefinition, landing_dir: Path
+    repo: dg.RepositoryDefinition, landing_dir: Path, warehouse: object
 ) -> None:
+    """Nothing is loaded (the sensor reads the loaded-files record from the warehouse): every
+    landed file is new once, and the cursor keeps a requested file from a second request."""
     with dg.instance_for_test() as instance:
         first = _tick(repo, instance, None)
         assert first.run_requests == []

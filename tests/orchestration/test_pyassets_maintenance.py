@@ -197,7 +197,6 @@ def test_retention_in_the_yaml_is_validated(tmp_path: Path, layout: str, message
 def test_retention_of_the_yaml_reaches_the_job(tmp_path: Path) -> None:
     from ingestion.schema import load_schemas
     from orchestration.defs.maintenance.definitions import retention_by_relation
-    from orchestration.defs.spec_adapter import raw_tables_from_specs
 
     schemas = tmp_path / "schemas"
     shutil.copytree(ROOT / "ingestion" / "schemas", schemas)
@@ -209,5 +208,5 @@ def test_retention_of_the_yaml_reaches_the_job(tmp_path: Path) -> None:
         )
     )
     specs = load_schemas(schemas)
-    retention = retention_by_relation(specs, raw_tables_from_specs(specs))
+    retention = retention_by_relation(specs)
     assert retention == {Relation("raw", "jaffle_shop___orders"): dt.timedelta(days=1, hours=12)}

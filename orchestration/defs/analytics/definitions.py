@@ -9,6 +9,12 @@ from orchestration.defs.analytics.io_manager import IO_MANAGER_KEY, analytics_io
 ASSETS = [rfm.customer_rfm, forecast.location_revenue_forecast]
 
 
+def inputs() -> set[dg.AssetKey]:
+    """The marts these assets read (a dbt project without them gets no analytics assets)."""
+    own = {k for a in ASSETS for k in a.keys}
+    return {k for a in ASSETS for k in a.dependency_keys} - own
+
+
 def build_analytics_defs() -> dg.Definitions:
     return dg.Definitions(
         assets=ASSETS,

@@ -10,7 +10,8 @@ from typing import Any
 
 import dagster as dg
 
-from orchestration.defs.raw_tables import RawTable
+from ingestion.schema import TableSpec
+from orchestration.defs.naming import table_key
 
 # When no expectation is written down: a day's data is due by 06:00 UTC the next day; a mart
 # must have been rebuilt within the last 26 hours (a daily build plus slack).
@@ -27,7 +28,7 @@ def _quiet(fn: Callable[..., Any], **kwargs: Any) -> Any:
 
 
 def build_freshness_checks(
-    raw_tables: Sequence[RawTable],
+    raw_tables: Sequence[TableSpec],
     partitioned_models: Iterable[dg.AssetKey],
     marts: Iterable[dg.AssetKey],
     levels: Mapping[dg.AssetKey, int] | None = None,
@@ -39,12 +40,13 @@ def build_freshness_checks(
 
     by_age: dict[dt.timedelta, list[dg.AssetKey]] = {}
     for table in raw_tables:
-        if table.freshness is not None and not table.partitioned:
-            by_age.setdefault(table.freshness, []).append(table.key)
+        if table.freshness_max_lag is not None and not table.daily_partitioned:
+            by_age.setdefault(table.freshness_max_lag, []).append(table_key(table))
     for age, keys in sorted(by_age.items()):
         checks += _quiet(dg.build_last_update_freshness_checks, assets=keys, lower_bound_delta=age)
 
-    partitioned = [t.key for t in raw_tables if t.partitioned] + list(partitioned_models)
+    partitioned = [table_key(t) for t in raw_tables if t.daily_partitioned]
+    partitioned += list(partitioned_models)
     for keys in _by_level(partitioned, level):
         checks += _quiet(
             dg.build_time_partition_freshness_checks,

@@ -10,14 +10,14 @@ ClickHouse's `system.parts`.
 # no `from __future__ import annotations`: Dagster reads the context and resource annotations
 
 import json
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from typing import Any
 
 import dagster as dg
 from dagster_dbt import DbtCliResource, DbtProject, dbt_assets
 
-from orchestration.defs.clickhouse import fetch_table_stats
-from orchestration.defs.partitions import window_vars
+from orchestration.defs.clickhouse import fetch_final_count, fetch_table_stats
+from orchestration.defs.partitions import Daily, distinct, suffix, window_vars
 from orchestration.defs.resources import ClickHouseResource
 from orchestration.defs.transform.project import INCREMENTAL_SELECT, Manifest
 from orchestration.defs.translators import DbtTranslator
@@ -27,32 +27,36 @@ def build_dbt_assets(
     project: DbtProject,
     manifest: Manifest,
     translator: DbtTranslator,
-    daily: dg.PartitionsDefinition,
+    incremental: Mapping[str, Daily],
 ) -> list[dg.AssetsDefinition]:
+    """`incremental`: the daily partitions of each incremental model (by unique id), those of
+    the raw tables it reads (`partitions.model_partitions`)."""
     relations = manifest.relations_by_unique_id()
+    # ReplacingMergeTree models: their row count is the rows under FINAL
+    replacing = {
+        n["unique_id"]
+        for n in manifest.asset_nodes
+        if "ReplacingMergeTree" in str((n.get("config") or {}).get("engine") or "")
+    }
     has_incremental = any(manifest.is_incremental(n) for n in manifest.asset_nodes)
     out: list[dg.AssetsDefinition] = []
-
-    if has_incremental:
-
-        @dbt_assets(
-            manifest=manifest.data,
-            project=project,
-            select=INCREMENTAL_SELECT,
-            name="dbt_incremental",
-            partitions_def=daily,
-            backfill_policy=dg.BackfillPolicy.single_run(),
-            dagster_dbt_translator=translator,
+    definitions = distinct(incremental.values())
+    for definition in definitions:
+        names = sorted(
+            manifest.data["nodes"][uid]["name"] for uid, d in incremental.items() if d == definition
         )
-        def dbt_incremental(
-            context: dg.AssetExecutionContext, dbt: DbtCliResource, clickhouse: ClickHouseResource
-        ) -> Iterator[Any]:
-            dbt_vars = window_vars(context.partition_time_window)
-            context.log.info(f"dbt window {dbt_vars}")
-            args = ["build", "--vars", json.dumps(dbt_vars)]
-            yield from _run_dbt(context, dbt, args, clickhouse, relations)
-
-        out.append(dbt_incremental)
+        out.append(
+            _incremental_assets(
+                project,
+                manifest,
+                translator,
+                definition,
+                select=" ".join(names) if len(definitions) > 1 else INCREMENTAL_SELECT,
+                name="dbt_incremental" + suffix(definition, definitions),
+                relations=relations,
+                replacing=replacing,
+            )
+        )
 
     @dbt_assets(
         manifest=manifest.data,
@@ -65,10 +69,41 @@ def build_dbt_assets(
     def dbt_models(
         context: dg.AssetExecutionContext, dbt: DbtCliResource, clickhouse: ClickHouseResource
     ) -> Iterator[Any]:
-        yield from _run_dbt(context, dbt, ["build"], clickhouse, relations)
+        yield from _run_dbt(context, dbt, ["build"], clickhouse, relations, replacing)
 
     out.append(dbt_models)
     return out
+
+
+def _incremental_assets(
+    project: DbtProject,
+    manifest: Manifest,
+    translator: DbtTranslator,
+    partitions_def: Daily,
+    *,
+    select: str,
+    name: str,
+    relations: dict[str, Any],
+    replacing: set[str],
+) -> dg.AssetsDefinition:
+    @dbt_assets(
+        manifest=manifest.data,
+        project=project,
+        select=select,
+        name=name,
+        partitions_def=partitions_def,
+        backfill_policy=dg.BackfillPolicy.single_run(),
+        dagster_dbt_translator=translator,
+    )
+    def _assets(
+        context: dg.AssetExecutionContext, dbt: DbtCliResource, clickhouse: ClickHouseResource
+    ) -> Iterator[Any]:
+        dbt_vars = window_vars(context.partition_time_window)
+        context.log.info(f"dbt window {dbt_vars}")
+        args = ["build", "--vars", json.dumps(dbt_vars)]
+        yield from _run_dbt(context, dbt, args, clickhouse, relations, replacing)
+
+    return _assets
 
 
 def _run_dbt(
@@ -77,6 +112,7 @@ def _run_dbt(
     args: list[str],
     clickhouse: ClickHouseResource,
     relations: dict[str, Any],
+    replacing: set[str],
 ) -> Iterator[Any]:
     """`dbt <args>` for the selected assets: events with column schema and ClickHouse metadata.
 
@@ -95,7 +131,9 @@ def _run_dbt(
             if relation is not None and isinstance(event, dg.Output | dg.AssetMaterialization):
                 stats = fetch_table_stats(client, [relation]).get(relation)
                 if stats is not None:
-                    event = event.with_metadata({**event.metadata, **stats.as_metadata(relation)})
+                    final = fetch_final_count(client, relation) if unique_id in replacing else None
+                    extra = stats.as_metadata(relation, final)
+                    event = event.with_metadata({**event.metadata, **extra})
             yield event
     failures = failed_nodes(invocation.get_artifact("run_results.json"), own_tests)
     if failures:

@@ -1,14 +1,19 @@
-"""The dbt project and its manifest, prepared the recommended way.
+"""The dbt project and its manifest: prepared once, only read where definitions load.
 
-`DbtProject.prepare_if_dev()` re-parses under `dagster dev`; a deployment runs
-`dagster-dbt project prepare-and-package` at build time. When neither produced a manifest
-(tests, `dagster asset materialize`), it is parsed once at load.
+`prepare_manifest` runs `dbt parse` when the manifest is missing or older than a project file
+(the one staleness rule); `elt dev` and `elt demo` call it when they start, and the image build
+runs `dagster-dbt project prepare-and-package --file orchestration/defs/transform/project.py`
+(which prepares `DBT_PROJECT` below). Loading definitions (code server, run and step processes)
+never parses: concurrent runs only read the manifest.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+import shutil
+import subprocess
+import sys
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
@@ -16,32 +21,89 @@ from typing import Any
 
 from dagster_dbt import DbtProject
 
+from core.settings import settings
 from orchestration.defs.clickhouse import Relation
 
 INCREMENTAL_SELECT = "config.materialized:incremental"
 TABLE_MATERIALIZATIONS = {"table", "incremental", "snapshot", "seed"}
 
-
-PROJECT_FILE_DIRS = ("models", "macros", "seeds", "snapshots", "tests", "analyses")
-
-
-def prepare_dbt_project(project_dir: Path, profiles_dir: Path) -> DbtProject:
-    project = DbtProject(project_dir=project_dir, profiles_dir=profiles_dir)
-    project.prepare_if_dev()
-    if manifest_is_stale(project):
-        project.preparer.prepare(project)
-    return project
+WATCHED_SUFFIXES = {".sql", ".yml", ".yaml", ".csv", ".md", ".py"}
+WATCHED_DIRS = ("models", "macros", "seeds", "snapshots", "tests", "analyses")
 
 
-def manifest_is_stale(project: DbtProject) -> bool:
-    """No manifest, or a project file changed after it was written (then it is parsed again)."""
+def dbt_executable() -> str:
+    """The dbt of this environment (next to the running Python), else the one on PATH."""
+    local = Path(sys.executable).parent / "dbt"
+    return str(local) if local.exists() else (shutil.which("dbt") or "dbt")
+
+
+def dbt_project(project_dir: Path | None = None, profiles_dir: Path | None = None) -> DbtProject:
+    return DbtProject(
+        project_dir=project_dir or settings().project.dbt_project_dir,
+        profiles_dir=profiles_dir or settings().project.dbt_profiles_dir,
+    )
+
+
+# what `dagster-dbt project prepare-and-package --file <this file>` prepares (image build)
+DBT_PROJECT = dbt_project()
+
+
+def manifest_path(project_dir: Path) -> Path:
+    return project_dir / "target" / "manifest.json"
+
+
+def _inputs(project_dir: Path, profiles_dir: Path) -> Iterator[Path]:
+    yield project_dir / "dbt_project.yml"
+    yield profiles_dir / "profiles.yml"
+    for name in WATCHED_DIRS:
+        folder = project_dir / name
+        if folder.is_dir():
+            for path in folder.rglob("*"):
+                if path.suffix in WATCHED_SUFFIXES and path.is_file():
+                    yield path
+
+
+def stale_inputs(project_dir: Path, profiles_dir: Path) -> list[Path]:
+    """Project files newer than the manifest (all of them when there is no manifest)."""
+    manifest = manifest_path(project_dir)
+    built = manifest.stat().st_mtime if manifest.exists() else float("-inf")
+    return [
+        p for p in _inputs(project_dir, profiles_dir) if p.exists() and p.stat().st_mtime > built
+    ]
+
+
+def prepare_manifest(project_dir: Path | None = None, profiles_dir: Path | None = None) -> bool:
+    """Run `dbt parse` if the manifest is missing or stale; True if it was (re)built."""
+    project_dir = project_dir or settings().project.dbt_project_dir
+    profiles_dir = profiles_dir or settings().project.dbt_profiles_dir
+    if not stale_inputs(project_dir, profiles_dir):
+        return False
+    command = [
+        dbt_executable(),
+        "parse",
+        "--quiet",
+        "--project-dir",
+        str(project_dir),
+        "--profiles-dir",
+        str(profiles_dir),
+    ]
+    done = subprocess.run(command, capture_output=True, text=True, check=False)
+    if done.returncode != 0:
+        raise RuntimeError(f"dbt parse failed:\n{done.stdout}{done.stderr}")
+    manifest_path(project_dir).touch()  # partial parse may leave the file's time unchanged
+    return True
+
+
+def prepared_dbt_project(project_dir: Path, profiles_dir: Path) -> DbtProject:
+    """The dbt project whose manifest was prepared beforehand; never parses."""
+    project = dbt_project(project_dir, profiles_dir)
     if not project.manifest_path.exists():
-        return True
-    written = project.manifest_path.stat().st_mtime
-    files = [project.project_dir / "dbt_project.yml"]
-    for folder in PROJECT_FILE_DIRS:
-        files += (project.project_dir / folder).rglob("*")
-    return any(f.is_file() and f.stat().st_mtime > written for f in files)
+        raise FileNotFoundError(
+            f"no dbt manifest at {project.manifest_path}: prepare it first with `elt dev`, "
+            "`elt demo`, `dbt parse` or `dagster-dbt project prepare-and-package "
+            "--file orchestration/defs/transform/project.py`"
+        )
+    return project
 
 
 @dataclass(frozen=True)

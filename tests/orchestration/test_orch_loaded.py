@@ -1,0 +1,213 @@
+"""The one record of what is loaded, on a fixture source of its own (not the Jaffle example):
+after a full load the landing sensor requests nothing, one new file is one run, the next tick
+none; a partition window with files but 0 rows in it fails, naming the window and the files."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import dagster as dg
+import pytest
+from endpoint_support import local_endpoint, patched_environ
+
+pytestmark = pytest.mark.integration
+
+SOURCE = "fx_loaded"
+EVENTS = dg.AssetKey(["raw", SOURCE, "events"])
+PLACES = dg.AssetKey(["raw", SOURCE, "places"])
+START = dt.date(2021, 3, 1)
+END = dt.date(2021, 3, 4)  # partitions 03-01 .. 03-03
+
+EVENTS_YAML = f"""
+name: events
+files:
+  path: {SOURCE}/events/*.csv
+columns:
+  - name: id
+    type: int64
+  - name: happened_at
+    type: timestamp(6, UTC)
+primary_key: [id]
+clickhouse:
+  engine: ReplacingMergeTree
+  order_by: [id]
+partitioning:
+  column: happened_at
+  start: {START.isoformat()}
+"""
+
+PLACES_YAML = f"""
+name: places
+files:
+  path: {SOURCE}/places/*.csv
+columns:
+  - name: id
+    type: int64
+  - name: name
+    type: string
+primary_key: [id]
+"""
+
+
+def write_day(landing: Path, day: dt.date, ids: range, on: dt.date | None = None) -> Path:
+    """A daily file `events/<day>.csv`; its rows happen on `on` (default: the day itself)."""
+    on = on or day
+    path = landing / SOURCE / "events" / f"{day.isoformat()}.csv"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    rows = "".join(f"{i},{on.isoformat()}T10:00:00Z\n" for i in ids)
+    path.write_text("id,happened_at\n" + rows)
+    return path
+
+
+@pytest.fixture(scope="module")
+def fx(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
+    """A fresh endpoint, landing dir, dlt dir and Dagster instance; Definitions of the fixture
+    source built from the same pieces as the code location (dlt assets, jobs, landing sensor)."""
+    from ingestion.schema import load_schemas
+    from orchestration.defs.automation.jobs import ingestion_jobs
+    from orchestration.defs.ingestion.assets import build_dlt_assets
+    from orchestration.defs.ingestion.sensors import build_landing_sensor
+    from orchestration.defs.partitions import table_partitions
+    from orchestration.defs.resources import clickhouse_resource
+    from orchestration.defs.translators import DltTranslator
+
+    root = tmp_path_factory.mktemp("orch-loaded")
+    schemas = root / "schemas" / SOURCE
+    schemas.mkdir(parents=True)
+    (schemas / "events.yml").write_text(EVENTS_YAML)
+    (schemas / "places.yml").write_text(PLACES_YAML)
+    landing = root / "landing"
+    env = {"ELT_LANDING_DIR": str(landing), "ELT_DLT_DIR": str(root / "dlt")}
+    with local_endpoint(root / "warehouse"), patched_environ(env):
+        specs = load_schemas(root / "schemas")
+        partitions = {EVENTS: table_partitions(START, end=END)}
+        translator = DltTranslator({(t.source, t.name): t for t in specs})
+        assets = build_dlt_assets(specs, partitions=partitions, translator=translator)
+        jobs = ingestion_jobs(specs, partitions)
+        sensor = build_landing_sensor(
+            SOURCE,
+            specs,
+            {d: j for (_, d), j in jobs.items()},
+            partitions,
+            dg.DefaultSensorStatus.STOPPED,
+        )
+        defs = dg.Definitions(
+            assets=assets,
+            jobs=list(jobs.values()),
+            sensors=[sensor],
+            resources={"clickhouse": clickhouse_resource(), "dlt": dg_dlt()},
+        )
+        with dg.instance_for_test() as instance:
+            yield {"defs": defs, "landing": landing, "instance": instance, "assets": assets}
+
+
+def dg_dlt() -> Any:
+    from dagster_dlt import DagsterDltResource
+
+    return DagsterDltResource()
+
+
+def tick(fx: dict[str, Any], cursor: str | None) -> dg.SensorResult:
+    repo = fx["defs"].get_repository_def()
+    context = dg.build_sensor_context(instance=fx["instance"], cursor=cursor, repository_def=repo)
+    return repo.get_sensor_def(f"{SOURCE}_landing_sensor").evaluate_tick(context)
+
+
+def materialize(fx: dict[str, Any], key: dg.AssetKey, partition: str | None = None) -> Any:
+    assets = [a for a in fx["assets"] if key in a.keys]
+    return dg.materialize(
+        assets,
+        selection=[key],
+        partition_key=partition,
+        instance=fx["instance"],
+        resources=fx["defs"].resources,
+        raise_on_error=False,
+    )
+
+
+def rows(sql: str) -> list[tuple]:
+    from core.clickhouse import clickhouse_client
+
+    client = clickhouse_client()
+    try:
+        return list(client.query(sql).result_rows)
+    finally:
+        client.close()
+
+
+def test_after_a_full_load_the_sensor_requests_nothing_then_one_run_per_new_file(
+    fx: dict[str, Any],
+) -> None:
+    landing: Path = fx["landing"]
+    write_day(landing, START, range(1, 4))
+    write_day(landing, START + dt.timedelta(days=1), range(4, 6))
+    (landing / SOURCE / "places").mkdir(parents=True)
+    (landing / SOURCE / "places" / "places.csv").write_text("id,name\n1,a\n2,b\n")
+
+    # the full load, as `elt demo` runs it: the unpartitioned table, then each landed day
+    assert materialize(fx, PLACES).success
+    for day in ("2021-03-01", "2021-03-02"):
+        assert materialize(fx, EVENTS, day).success
+    assert rows(f"select count() from raw.{SOURCE}___events final") == [(5,)]
+
+    first = tick(fx, None)  # a sensor that starts after the load, with an empty cursor
+    assert first.run_requests == []
+
+    write_day(landing, START + dt.timedelta(days=2), range(6, 9))
+    second = tick(fx, first.cursor)
+    assert [(r.partition_key, r.asset_selection) for r in second.run_requests] == [
+        ("2021-03-03", [EVENTS])
+    ]
+    third = tick(fx, second.cursor)  # the run is queued, not loaded yet: not requested again
+    assert third.run_requests == []
+
+    assert materialize(fx, EVENTS, "2021-03-03").success
+    assert tick(fx, third.cursor).run_requests == []
+    assert tick(fx, None).run_requests == []  # the record alone says it is loaded
+
+    # a changed file of the unpartitioned table is one run of that table
+    (landing / SOURCE / "places" / "places.csv").write_text("id,name\n1,a\n2,b\n3,c\n")
+    changed = tick(fx, None)
+    assert [(r.partition_key, r.asset_selection) for r in changed.run_requests] == [
+        (None, [PLACES])
+    ]
+
+
+def test_a_window_with_files_and_no_rows_in_it_fails_naming_window_and_files(
+    fx: dict[str, Any],
+) -> None:
+    day = START + dt.timedelta(days=2)
+    # the file is named for 03-03 but its rows happened a year earlier
+    path = write_day(fx["landing"], day, range(20, 23), on=dt.date(2020, 3, 3))
+    result = materialize(fx, EVENTS, day.isoformat())
+    assert not result.success
+    failure = next(e for e in result.all_events if e.event_type_value == "STEP_FAILURE")
+    message = failure.event_specific_data.error.message
+    assert "[2021-03-03T00:00:00+00:00, 2021-03-04T00:00:00+00:00)" in message
+    assert str(path) in message
+    assert "loaded 0 rows" in message
+
+
+def test_materialization_metadata_tells_the_truth(fx: dict[str, Any]) -> None:
+    """On a real partition run: row count under FINAL (stored versions labelled), the
+    partition's own rows, ClickHouse column types, no local paths, nothing unserializable."""
+    write_day(fx["landing"], START, range(1, 4))  # the same rows again: 3 stored duplicates
+    assert materialize(fx, EVENTS, "2021-03-01").success
+    record = fx["instance"].fetch_materializations(EVENTS, limit=1).records[0]
+    metadata = record.asset_materialization.metadata
+    final = rows(f"select count() from raw.{SOURCE}___events final")[0][0]
+    stored = rows(
+        f"select sum(rows) from system.parts where active and table = '{SOURCE}___events'"
+    )
+    assert metadata["dagster/row_count"].value == final
+    assert metadata["clickhouse/stored_row_versions"].value == stored[0][0] >= final
+    assert metadata["dagster/partition_row_count"].value == 3  # of 2021-03-01, not the table
+    assert final > 3
+    types = {c.name: c.type for c in metadata["dagster/column_schema"].schema.columns}
+    assert types == {"id": "Int64", "happened_at": "DateTime64(6, 'UTC')"}
+    text = repr(metadata)
+    assert "unserializable" not in text
+    assert str(fx["landing"].parent) not in text  # no local file paths (dlt's working dir)
