@@ -56,11 +56,9 @@ def new_command(
     sample: Annotated[Path, typer.Option("--from", help="Sample CSV / Parquet / JSONL file")],
     schemas_dir: SchemasDir = None,
     force: Annotated[bool, typer.Option(help="Overwrite an existing YAML")] = False,
-    no_dbt: Annotated[bool, typer.Option("--no-dbt", help="Do not scaffold the dbt model")] = False,
-    dbt_dir: Annotated[Path | None, typer.Option("--dbt-dir", help="dbt project dir")] = None,
 ) -> None:
-    """Draft <source>/<table>.yml from a sample file (types inferred; edit before use), then
-    scaffold its dbt staging model and regenerate the dbt sources (unless --no-dbt)."""
+    """Draft <source>/<table>.yml from a sample file (types, key and cursor inferred). Review it,
+    then generate the staging model with `elt schema scaffold-dbt SOURCE TABLE`."""
     if not sample.exists():
         typer.echo(f"sample file {sample} not found", err=True)
         raise typer.Exit(code=2)
@@ -74,13 +72,11 @@ def new_command(
         parse_table_file(target)
     except SchemaError as exc:
         typer.echo(f"wrote {target} (edit needed: {exc})")
-        typer.echo(f"after editing, run `elt schema scaffold-dbt {source} {table}`")
-        return
-    typer.echo(f"wrote {target}")
-    if no_dbt:
-        return
-    for path in scaffold_dbt(source, table, schemas_dir=directory, project_dir=dbt_dir):
-        typer.echo(f"wrote {path}")
+    else:
+        typer.echo(f"wrote {target}")
+    typer.echo(
+        f"review it (types, key, cursor, docs), then run `elt schema scaffold-dbt {source} {table}`"
+    )
 
 
 @schema_app.command("dbt-sources")
@@ -132,7 +128,7 @@ def json_schema_command(
 
 @schema_app.command("load")
 def load_command(
-    source: Annotated[str, typer.Argument(help="Source name, e.g. jaffle_shop")],
+    source: Annotated[str, typer.Argument(help="Source name (a folder of ingestion/schemas)")],
     table: Annotated[list[str] | None, typer.Option("--table", help="Only these tables")] = None,
     landing_dir: Annotated[Path | None, typer.Option("--landing-dir")] = None,
     day: Annotated[str | None, typer.Option("--day", help="Only this day (YYYY-MM-DD)")] = None,
@@ -151,17 +147,21 @@ def scaffold_dbt_command(
         Path | None, typer.Option("--schemas-dir", help="Folder of <source>/<table>.yml")
     ] = None,
     dbt_dir: Annotated[Path | None, typer.Option("--dbt-dir", help="dbt project dir")] = None,
-    force: Annotated[bool, typer.Option("--force", help="Overwrite the staging model")] = False,
+    force: Annotated[
+        bool, typer.Option("--force", help="Overwrite staging files edited since generated")
+    ] = False,
 ) -> None:
     """Scaffold the staging model (SQL + YAML) of a table and regenerate its dbt sources."""
     try:
-        written = scaffold_dbt(
+        done = scaffold_dbt(
             source, table, schemas_dir=schemas_dir, project_dir=dbt_dir, overwrite=force
         )
     except (LookupError, ValueError, SchemaErrors) as exc:
         typer.echo(str(exc), err=True)
         raise typer.Exit(code=1) from None
-    for path in written:
+    for path in done.written:
         typer.echo(f"wrote {path}")
-    if not written:
-        typer.echo("nothing to write: the staging model exists (use --force to overwrite)")
+    for path in done.kept:
+        typer.echo(f"kept {path}: edited since it was generated (--force overwrites it)")
+    if not done.written and not done.kept:
+        typer.echo("up to date: the staging model matches the schema YAML")

@@ -104,13 +104,14 @@ def render_summary(
     lines.append(f"  time per stage:      {timing} · total {seconds(total)}")
     if log_path is not None:
         lines.append(f"  dbt/dlt output:      {log_path}")
-    example = marts[0].name if marts else f"{MART_DATABASE}.customers"
+    shown_tables = [*marts, *raw]  # a table this run filled, whatever the project's sources
+    query = f"select * from {shown_tables[0].name} limit 10" if shown_tables else "show databases"
     lines += [
         "",
         "Next:",
         f"  make dev          Dagster UI on http://127.0.0.1:{dev_port} (these runs are there)",
-        f'  uv run elt sql "select * from {example} limit 10"',
-        '  uv run elt sql "show tables from marts"',
+        f'  uv run elt sql "{query}"',
+        f'  uv run elt sql "show tables from {MART_DATABASE}"',
         "  make demo         again: idempotent, only new data is loaded",
     ]
     return "\n".join(lines)

@@ -14,6 +14,7 @@ import dlt
 from dlt.destinations.impl.clickhouse.configuration import ClickHouseCredentials
 
 from core.settings import settings
+from ingestion.dlt_names import DATASET_TABLE_SEPARATOR
 
 Window = tuple[dt.datetime, dt.datetime]
 
@@ -60,7 +61,9 @@ def destination() -> Any:
     credentials.password = password
     credentials.secure = 1 if warehouse.secure else 0
     credentials.database = warehouse.raw_database
-    return dlt.destinations.clickhouse(credentials=credentials, dataset_table_separator="___")
+    return dlt.destinations.clickhouse(
+        credentials=credentials, dataset_table_separator=DATASET_TABLE_SEPARATOR
+    )
 
 
 def use_project_dlt_config() -> None:

@@ -14,13 +14,14 @@ from functools import cached_property
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-import sqlglot
 import yaml
 from croniter import croniter
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from core.identifiers import InvalidIdentifierError, validate_identifier
 from core.settings import settings
+from ingestion.dlt_names import DLT_TABLES, STAGING_SUFFIX, raw_table_name, rename_problem
+from ingestion.key_expressions import check_key_expression, expression_columns
 from ingestion.types import (
     TYPE_PATTERN,
     ColumnType,
@@ -50,6 +51,13 @@ def _identifier(value: str, field: str) -> str:
         return validate_identifier(value, field=field)
     except InvalidIdentifierError as exc:
         raise ValueError(str(exc).removeprefix(f"{field}: ")) from None
+
+
+def _loaded_as_declared(value: str) -> str:
+    """A table, column or source name dlt keeps as it is (else the error says its dlt name)."""
+    if problem := rename_problem(value):
+        raise ValueError(problem)
+    return value
 
 
 def parse_duration(value: str) -> dt.timedelta:
@@ -131,7 +139,8 @@ class Column(_Strict):
     type: Annotated[str, Field(pattern=TYPE_PATTERN)] = Field(
         ...,
         description="string, integer, int8..int64, uint8..uint64, float, float32, "
-        "decimal(p, s), boolean, date, timestamp(p, tz), uuid, json",
+        "decimal(p, s), boolean, date, timestamp(p, tz), uuid, json, low_cardinality(t), "
+        "enum('a', 'b', ...)",
     )
     nullable: bool | None = Field(None, description="Default true; key columns are never null.")
     description: str = ""
@@ -144,7 +153,7 @@ class Column(_Strict):
             raise ValueError(f"{value!r}: column names are lower snake_case")
         if value in RESERVED_COLUMNS or value.startswith("_dlt"):
             raise ValueError(f"{value!r} is reserved for ingestion metadata")
-        return value
+        return _loaded_as_declared(value)
 
     @field_validator("type", mode="before")
     @classmethod
@@ -268,7 +277,7 @@ class TableYaml(_Strict):
         _identifier(value, "name")
         if value != value.lower() or value.startswith("_"):
             raise ValueError(f"{value!r}: table names are lower snake_case, not starting with _")
-        return value
+        return _loaded_as_declared(value)
 
     @field_validator("primary_key", mode="before")
     @classmethod
@@ -298,7 +307,7 @@ class TableSpec(TableYaml):
     @field_validator("source")
     @classmethod
     def _source(cls, value: str) -> str:
-        return _identifier(value, "source")
+        return _loaded_as_declared(_identifier(value, "source"))
 
     @property
     def deduplicated(self) -> bool:
@@ -347,7 +356,17 @@ class TableSpec(TableYaml):
     @property
     def raw_table(self) -> str:
         """Table name in the raw database (dlt's `<dataset>___<table>` convention)."""
-        return f"{self.source}___{self.name}"
+        return raw_table_name(self.source, self.name)
+
+    @property
+    def raw_tables(self) -> list[str]:
+        """Every raw-database table loading this one can create: its own, its dlt staging copy
+        (merges), and its source's rejected-rows and dlt bookkeeping tables."""
+        return [
+            self.raw_table,
+            raw_table_name(self.source + STAGING_SUFFIX, self.name),
+            *(raw_table_name(self.source, t) for t in (REJECTED_TABLE, *DLT_TABLES)),
+        ]
 
     @property
     def asset_key(self) -> list[str]:
@@ -421,27 +440,12 @@ class SchemaErrors(ValueError):  # noqa: N818 (a list of SchemaError)
         super().__init__("\n".join(str(e) for e in errors))
 
 
-def partition_columns(expression: str | None) -> set[str]:
-    """Column names an SQL expression refers to (empty for None)."""
-    if not expression:
-        return set()
-    return {
-        c.name
-        for c in sqlglot.parse_one(expression, dialect="clickhouse").find_all(sqlglot.exp.Column)
-    }
+partition_columns = expression_columns
 
 
 def check_expression(expression: str) -> str | None:
     """Why an SQL key expression is not acceptable (None when it is)."""
-    try:
-        parsed = sqlglot.parse(expression, dialect="clickhouse")
-    except sqlglot.errors.ParseError as exc:
-        return f"not a valid SQL expression: {str(exc).splitlines()[0]}"
-    if len(parsed) != 1 or parsed[0] is None or isinstance(parsed[0], sqlglot.exp.Query):
-        return "must be a single SQL expression"
-    if any(parsed[0].find_all(sqlglot.exp.Query)):
-        return "sub-queries are not allowed"
-    return None
+    return check_key_expression(expression)
 
 
 # ---------------------------------------------------------------- loading with line numbers
@@ -510,7 +514,7 @@ def _fast_parse(path: Path, source: str) -> TableSpec | None:
         document = yaml.load(path.read_text(encoding="utf-8"), Loader=_FastLoader)  # noqa: S506
         if not isinstance(document, dict):
             return None
-        _identifier(source, "source")
+        _loaded_as_declared(_identifier(source, "source"))
         spec = TableSpec.model_validate({**document, "source": source, "path": path})
     except (yaml.YAMLError, ValidationError, ValueError):
         return None
@@ -542,7 +546,7 @@ def parse_table_file(path: Path, source: str | None = None) -> TableSpec:
     if not isinstance(document, dict):
         raise SchemaError(path, 1, "", "expected a mapping of table settings")
     try:
-        _identifier(source, "source")
+        _loaded_as_declared(_identifier(source, "source"))
     except ValueError as exc:
         raise SchemaError(path, 1, "source folder", str(exc)) from None
     try:
@@ -606,6 +610,13 @@ def check_table(spec: TableSpec) -> tuple[list[Any], str] | None:
         return ["merge_strategy"], "the engine strategy needs clickhouse.engine ReplacingMergeTree"
     if spec.clickhouse.engine == "ReplacingMergeTree" and not spec.order_by:
         return ["clickhouse", "engine"], "ReplacingMergeTree needs a primary_key or order_by"
+    if spec.clickhouse.engine == "ReplacingMergeTree" and (
+        left_out := [k for k in spec.primary_key if k not in spec.order_by]
+    ):
+        return ["clickhouse", "order_by"], (
+            f"leaves out primary key column(s) {', '.join(map(repr, left_out))}: ReplacingMergeTree"
+            " keeps one row per order_by value, so rows with different keys would collapse"
+        )
     if spec.incremental:
         cursor = spec.incremental.cursor
         if cursor not in seen:
@@ -621,7 +632,7 @@ def check_table(spec: TableSpec) -> tuple[list[Any], str] | None:
             except ValueError as exc:
                 return ["incremental", "initial_value"], str(exc)
     if spec.clickhouse.partition_by:
-        if problem_text := check_expression(spec.clickhouse.partition_by):
+        if problem_text := check_key_expression(spec.clickhouse.partition_by, seen):
             return ["clickhouse", "partition_by"], problem_text
         for name in sorted(partition_columns(spec.clickhouse.partition_by)):
             if name not in seen:
@@ -690,7 +701,41 @@ def validate_dir(schemas_dir: Path | None = None) -> tuple[list[TableSpec], list
         by_name[key] = path
         specs.append(spec)
     errors.extend(_check_sources(specs))
+    errors.extend(_check_raw_names(specs))
     return specs, errors
+
+
+def _check_raw_names(specs: list[TableSpec]) -> list[SchemaError]:
+    """Two tables (or a table and a source's rejected-rows / dlt table) must not share a raw
+    table name: computed as the loader names them."""
+    owners: dict[str, TableSpec] = {}
+    for spec in specs:  # rejected-rows and dlt tables belong to the source's first table
+        for name in dict.fromkeys(spec.raw_tables):
+            owners.setdefault(name, spec)
+    errors = []
+    for spec in specs:
+        for name in spec.raw_tables:
+            owner = owners[name]
+            if owner.source != spec.source:
+                errors.append(
+                    SchemaError(
+                        spec.path,
+                        _locate(spec.path, ["name"]),
+                        "name",
+                        f"raw table {name!r} of {spec.source}.{spec.name} is also a raw table of"
+                        f" source {owner.source!r} ({owner.path}): rename the table or source",
+                    )
+                )
+                break
+    return errors
+
+
+def _locate(path: Path, loc: list[Any]) -> int | None:
+    """The line of `loc` in a schema file that parsed (only errors pay for ruamel)."""
+    try:
+        return _line_of(_read_yaml(path), loc)
+    except SchemaError:
+        return None
 
 
 def _check_sources(specs: list[TableSpec]) -> list[SchemaError]:

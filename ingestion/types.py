@@ -12,11 +12,15 @@ Vocabulary (case-insensitive):
                               zone of naive values (UTC)
   uuid                        RFC 4122 text                     -> UUID
   json                        a JSON document kept as text      -> String
+  low_cardinality(t)          t = string, an integer, float or  -> LowCardinality(T)
+                              date with few distinct values (dictionary-encoded)
+  enum('a', 'b', ...)         one of the listed labels          -> Enum8 / Enum16
 Every column is `Nullable(...)` unless `nullable: false` (key columns are never nullable).
 """
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import decimal
 import re
@@ -30,6 +34,10 @@ if TYPE_CHECKING:  # pyarrow loads only where rows are converted (keeps definiti
 _INT_BITS = {"int8": 8, "int16": 16, "int32": 32, "int64": 64, "integer": 64}
 _UINT_BITS = {"uint8": 8, "uint16": 16, "uint32": 32, "uint64": 64}
 _SIMPLE = {"string", "float", "float32", "float64", "boolean", "date", "uuid", "json"}
+_LOW_CARDINALITY = re.compile(r"^low_cardinality\(\s*([a-z0-9]+)\s*\)$")
+_LOW_CARDINALITY_KINDS = {"string", "int", "uint", "float", "date"}
+_ENUM = re.compile(r"^enum\(\s*('[^'\\]*'(?:\s*,\s*'[^'\\]*')*)\s*\)$", re.IGNORECASE)
+_ENUM_LABEL = re.compile(r"'([^'\\]*)'")
 _DECIMAL = re.compile(r"^decimal\(\s*(\d+)\s*,\s*(\d+)\s*\)$")
 _TIMESTAMP = re.compile(
     r"^timestamp(?:\(\s*(\d+)\s*(?:,\s*'?([A-Za-z0-9_+\-/]+)'?\s*)?\))?$", re.IGNORECASE
@@ -39,12 +47,23 @@ UUID_PATTERN = r"^[0-9a-fA-F]{8}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}
 _UUID_RE = re.compile(UUID_PATTERN)
 
 TYPE_NAMES = sorted(
-    [*_INT_BITS, *_UINT_BITS, *_SIMPLE, "decimal(p, s)", "timestamp(p, tz)"], key=str
+    [
+        *_INT_BITS,
+        *_UINT_BITS,
+        *_SIMPLE,
+        "decimal(p, s)",
+        "timestamp(p, tz)",
+        "low_cardinality(t)",
+        "enum('a', 'b', ...)",
+    ],
+    key=str,
 )
 TYPE_PATTERN = (
     r"^(string|integer|u?int(8|16|32|64)|float(32|64)?|boolean|date|uuid|json"
     r"|decimal\(\s*\d+\s*,\s*\d+\s*\)"
-    r"|timestamp(\(\s*\d\s*(,\s*'?[A-Za-z0-9_+\-/]+'?\s*)?\))?)$"
+    r"|timestamp(\(\s*\d\s*(,\s*'?[A-Za-z0-9_+\-/]+'?\s*)?\))?"
+    r"|low_cardinality\(\s*(string|integer|u?int(8|16|32|64)|float(32|64)?|date)\s*\)"
+    r"|enum\(\s*'[^'\\]*'(\s*,\s*'[^'\\]*')*\s*\))$"
 )
 
 
@@ -56,13 +75,22 @@ class UnknownTypeError(ValueError):
 class ColumnType:
     """A parsed column type: `kind` plus its parameters."""
 
-    kind: str  # string, int, uint, float, decimal, boolean, date, timestamp, uuid, json
+    kind: str  # string, int, uint, float, decimal, boolean, date, timestamp, uuid, json, enum
     bits: int | None = None
     precision: int | None = None
     scale: int | None = None
     timezone: str | None = None
+    low_cardinality: bool = False  # dictionary-encoded in ClickHouse; values as `kind`
+    labels: tuple[str, ...] = ()  # enum: the allowed values, numbered from 1
 
     def __str__(self) -> str:
+        if self.low_cardinality:
+            return f"low_cardinality({self._base_str()})"
+        if self.kind == "enum":
+            return "enum(" + ", ".join(f"'{label}'" for label in self.labels) + ")"
+        return self._base_str()
+
+    def _base_str(self) -> str:
         if self.kind in ("int", "uint"):
             return f"{self.kind}{self.bits}"
         if self.kind == "float":
@@ -78,6 +106,20 @@ def parse_type(text: str) -> ColumnType:
     """Parse a type from the vocabulary, or raise UnknownTypeError listing the vocabulary."""
     raw = str(text).strip()
     value = raw.lower()
+    if match := _LOW_CARDINALITY.match(value):
+        inner = parse_type(match[1])
+        if inner.kind not in _LOW_CARDINALITY_KINDS:
+            raise UnknownTypeError(
+                f"low_cardinality({match[1]}): only string, integer, float and date types"
+            )
+        return dataclasses.replace(inner, low_cardinality=True)
+    if match := _ENUM.match(raw):
+        labels = tuple(_ENUM_LABEL.findall(match[1]))
+        if len(set(labels)) != len(labels):
+            raise UnknownTypeError(f"{raw}: enum labels must be unique")
+        if len(labels) > 32_767:
+            raise UnknownTypeError(f"{raw}: at most 32767 enum labels")
+        return ColumnType("enum", labels=labels)
     if value in _INT_BITS:
         return ColumnType("int", bits=_INT_BITS[value])
     if value in _UINT_BITS:
@@ -109,8 +151,16 @@ def parse_type(text: str) -> ColumnType:
 
 
 def clickhouse_type(col_type: ColumnType, nullable: bool) -> str:
-    """The ClickHouse column type (with `Nullable(...)` when nullable)."""
+    """The ClickHouse column type (with `Nullable(...)` when nullable; LowCardinality wraps it)."""
     kind = col_type.kind
+    if col_type.low_cardinality:
+        inner = dataclasses.replace(col_type, low_cardinality=False)
+        return f"LowCardinality({clickhouse_type(inner, nullable)})"
+    if kind == "enum":
+        width = 8 if len(col_type.labels) <= 127 else 16
+        pairs = ", ".join(f"'{label}' = {n}" for n, label in enumerate(col_type.labels, 1))
+        base = f"Enum{width}({pairs})"
+        return f"Nullable({base})" if nullable else base
     if kind == "int":
         base = f"Int{col_type.bits}"
     elif kind == "uint":
@@ -156,6 +206,7 @@ def dlt_column_hints(col_type: ColumnType) -> dict[str, Any]:
         "date": {"data_type": "date"},
         "uuid": {"data_type": "text"},
         "json": {"data_type": "text"},
+        "enum": {"data_type": "text"},  # dlt has no enum: the labels travel as text
     }[kind]
 
 
@@ -191,7 +242,7 @@ def arrow_type(col_type: ColumnType) -> pa.DataType:
         return pa.bool_()
     if kind == "date":
         return pa.date32()
-    return pa.string()  # string, uuid, json
+    return pa.string()  # string, uuid, json, enum (low_cardinality: its values' type)
 
 
 def dbt_data_type(col_type: ColumnType, nullable: bool) -> str:
@@ -225,6 +276,8 @@ def parse_scalar(value: Any, col_type: ColumnType) -> Any:
             return stamp.astimezone(dt.UTC)
         if kind == "uuid" and not _UUID_RE.match(str(value)):
             raise ValueError("not a uuid")
+        if kind == "enum" and str(value) not in col_type.labels:
+            raise ValueError("not one of the enum labels")
         return str(value)
     except (ValueError, decimal.InvalidOperation, TypeError):
         raise ValueError(f"{value!r} is not a valid {col_type}") from None

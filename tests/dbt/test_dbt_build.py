@@ -27,7 +27,7 @@ from dbt_harness import (
     scalar,
 )
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.example]  # the shipped Jaffle Shop example
 
 FIRST_DAY = dt.date(2018, 9, 1)
 UNTIL = dt.date(2018, 9, 14)  # last landed day: two weeks of orders, ~800
@@ -253,7 +253,7 @@ def test_partition_window_picks_up_late_data_and_reruns_idempotently(
     statuses = {r["unique_id"]: r["status"] for r in run.run_results["results"]}
     # customers (not in the window run) lag the new order: that reconciliation only warns here
     warned = {uid for uid, status in statuses.items() if status == "warn"}
-    assert warned == {"test.jaffle_shop.assert_customer_lifetime_spend_matches_orders"}
+    assert warned == {"test.clickhouse_elt.assert_customer_lifetime_spend_matches_orders"}
     assert set(statuses.values()) <= {"success", "pass", "warn"}
     after = _window_counts(client)
     assert after == {
@@ -275,7 +275,7 @@ def test_partition_window_picks_up_late_data_and_reruns_idempotently(
 def test_docs_generate(builds: Builds, target: Path) -> None:
     run_dbt(["docs", "generate"], target)
     catalog = json.loads((target / "catalog.json").read_text())
-    orders = catalog["nodes"]["model.jaffle_shop.orders"]
+    orders = catalog["nodes"]["model.clickhouse_elt.orders"]
     assert orders["metadata"]["schema"] == "marts"
     assert {"order_id", "ordered_date", "order_total"} <= set(orders["columns"])
-    assert "source.jaffle_shop.jaffle_shop.orders" in catalog["sources"]
+    assert "source.clickhouse_elt.jaffle_shop.orders" in catalog["sources"]

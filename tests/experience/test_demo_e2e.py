@@ -20,7 +20,7 @@ import pytest
 
 from .conftest import BIN, DEMO_UNTIL, ROOT, Project, free_ports
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.example]  # the shipped Jaffle Shop example
 
 
 def mart_relations(project: Project) -> list[str]:

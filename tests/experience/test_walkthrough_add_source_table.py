@@ -1,6 +1,7 @@
 """README "Add a source table", followed literally in an isolated copy of the project.
 
-New sample file → `elt schema new` (YAML + staging model) → review → files land →
+New sample file → `elt schema new` (the YAML) → review → `elt schema scaffold-dbt` (staging
+model + dbt sources) → files land →
 materialize the new assets through Dagster → rows in ClickHouse and the staging model built.
 No Python is edited: the new table exists only as YAML, SQL and a landing file.
 """
@@ -15,7 +16,7 @@ import yaml
 
 from .conftest import make_project
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.example]  # the shipped Jaffle Shop example
 
 SAMPLE = """id,order_id,rating,comment,reviewed_at
 rv-1,o-1,5,Great jaffle,2018-09-01T10:00:00
@@ -35,14 +36,16 @@ def walked(tmp_path_factory: pytest.TempPathFactory, jafgen_cache: Path):
         # 1. a sample of the new table's files
         sample = base / "reviews.csv"
         sample.write_text(SAMPLE)
-        # 2. draft the schema YAML from it; the draft is valid, so the staging model and the
-        #    regenerated dbt sources come with it
+        # 2. draft the schema YAML from it (key, types and cursor inferred)
         new = project.elt("schema", "new", "jaffle_shop", "reviews", "--from", str(sample))
         assert new.returncode == 0, new.stdout + new.stderr
         steps["new"] = new.stdout
-        # 3. review: validate the folder (key, types and cursor were inferred)
+        # 3. review: validate the folder, then generate the staging model and the dbt sources
         validate = project.elt("schema", "validate")
         assert validate.returncode == 0, validate.stdout + validate.stderr
+        scaffold = project.elt("schema", "scaffold-dbt", "jaffle_shop", "reviews")
+        assert scaffold.returncode == 0, scaffold.stdout + scaffold.stderr
+        steps["scaffold"] = scaffold.stdout
         # 4. the files arrive where the YAML's files.path points
         spec = yaml.safe_load((project.schemas_dir / "jaffle_shop" / "reviews.yml").read_text())
         landing = project.home / "landing" / Path(spec["files"]["path"]).parent
@@ -113,9 +116,14 @@ def test_dagster_recorded_the_new_assets_and_their_checks(walked) -> None:
 def test_scaffold_wrote_the_model_and_regenerated_the_sources(walked) -> None:
     project, steps = walked
     folder = project.dbt_project_dir / "models" / "staging" / "jaffle_shop"
-    written = {line.removeprefix("wrote ").strip() for line in steps["new"].splitlines()}
+    drafted = [line for line in steps["new"].splitlines() if line.startswith("wrote ")]
+    assert drafted == [f"wrote {project.schemas_dir / 'jaffle_shop' / 'reviews.yml'}"]
+    written = {
+        line.removeprefix("wrote ").strip()
+        for line in steps["scaffold"].splitlines()
+        if line.startswith("wrote ")
+    }
     assert written == {
-        str(project.schemas_dir / "jaffle_shop" / "reviews.yml"),
         str(folder / "stg_jaffle_shop__reviews.sql"),
         str(folder / "stg_jaffle_shop__reviews.yml"),  # the folder's models file is hand-written
         str(folder / "_jaffle_shop__sources.yml"),

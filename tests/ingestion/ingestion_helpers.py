@@ -25,3 +25,8 @@ def copy_jaffle_schemas(target: Path, source: str) -> Path:
     for path in (SCHEMAS_DIR / "jaffle_shop").glob("*.yml"):
         shutil.copy(path, folder / path.name)
     return target
+
+
+FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
+FIXTURE_SCHEMAS = FIXTURES / "schemas"  # the framework's own fixture sources (see its README)
+FIXTURE_LANDING = FIXTURES / "landing"

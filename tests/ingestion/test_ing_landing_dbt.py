@@ -13,7 +13,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 import yaml
-from ingestion_helpers import write_yaml
+from ingestion_helpers import FIXTURE_SCHEMAS, write_yaml
 from typer.testing import CliRunner
 
 from elt.cli import app
@@ -106,28 +106,36 @@ def test_committed_dbt_sources_match_the_schemas() -> None:
 
 
 def test_dbt_sources_content(tmp_path: Path) -> None:
-    written = dbt_sources.write(load_schemas(), tmp_path)
-    assert written == [tmp_path / "models/staging/jaffle_shop/_jaffle_shop__sources.yml"]
+    specs = load_schemas(FIXTURE_SCHEMAS)
+    written = dbt_sources.write(specs, tmp_path)
+    assert written == [tmp_path / "models/staging/fixture_shop/_fixture_shop__sources.yml"]
     document = yaml.safe_load(written[0].read_text())
     source = document["sources"][0]
-    assert source["name"] == "jaffle_shop"
+    assert source["name"] == "fixture_shop"
     assert source["schema"] == "{{ env_var('CLICKHOUSE_RAW_DATABASE', 'raw') }}"
+    assert sorted(t["name"] for t in source["tables"]) == ["customers", "events", "orders", "stock"]
     orders = next(t for t in source["tables"] if t["name"] == "orders")
-    assert orders["identifier"] == "jaffle_shop___orders"
-    assert orders["meta"]["dagster"]["asset_key"] == ["raw", "jaffle_shop", "orders"]
-    assert orders["config"]["meta"]["dagster"]["asset_key"] == ["raw", "jaffle_shop", "orders"]
+    assert orders["identifier"] == "fixture_shop___orders"
+    assert orders["meta"]["dagster"]["asset_key"] == ["raw", "fixture_shop", "orders"]
+    assert orders["config"]["meta"]["dagster"]["asset_key"] == ["raw", "fixture_shop", "orders"]
     assert orders["config"]["loaded_at_field"] == "_ingested_at"
     assert orders["config"]["freshness"] == {
         "warn_after": {"count": 12, "period": "hour"},
         "error_after": {"count": 26, "period": "hour"},
     }
     columns = {c["name"]: c for c in orders["columns"]}
-    assert columns["id"]["data_type"] == "UUID"
-    assert columns["subtotal"]["data_type"] == "Nullable(Int64)"
-    assert columns["subtotal"]["description"] == "Order amount before tax, in cents."
+    assert columns["order_id"]["data_type"] == "Int32"
+    assert columns["amount_cents"]["data_type"] == "Nullable(Int64)"
+    assert columns["amount_cents"]["description"] == "Amount in cents."
+    assert columns["status"]["data_type"] == (
+        "Nullable(Enum8('placed' = 1, 'shipped' = 2, 'returned' = 3))"
+    )
+    stock = next(t for t in source["tables"] if t["name"] == "stock")
+    sku = next(c for c in stock["columns"] if c["name"] == "sku")
+    assert sku["data_type"] == "LowCardinality(String)"  # a key column: never nullable
     # a stale file is detected
     written[0].write_text(written[0].read_text().replace("Order id.", "Changed."))
-    assert dbt_sources.check(load_schemas(), tmp_path) == written
+    assert dbt_sources.check(specs, tmp_path) == written
 
 
 def test_schema_new_infers_a_valid_yaml(tmp_path: Path) -> None:
@@ -142,7 +150,7 @@ def test_schema_new_infers_a_valid_yaml(tmp_path: Path) -> None:
     spec = parse_table_file(path)
     types = {c.name: c.type for c in spec.columns}
     assert types == {
-        "id": "int64",
+        "id": "int8",
         "customer_name": "string",
         "amount": "float",
         "paid": "boolean",
@@ -163,13 +171,27 @@ def test_schema_new_infers_a_valid_yaml(tmp_path: Path) -> None:
             str(sample),
             "--schemas-dir",
             str(tmp_path / "cli"),
-            "--dbt-dir",
-            str(dbt_dir),
         ],
     )
     assert result.exit_code == 0, result.output
     assert (tmp_path / "cli" / "shop" / "orders.yml").exists()
-    # the dbt staging model is scaffolded and the dbt sources regenerated
+    # only the YAML: the staging model waits for the review
+    assert "elt schema scaffold-dbt shop orders" in result.output
+    assert not dbt_dir.exists()
+    scaffold = runner.invoke(
+        app,
+        [
+            "schema",
+            "scaffold-dbt",
+            "shop",
+            "orders",
+            "--schemas-dir",
+            str(tmp_path / "cli"),
+            "--dbt-dir",
+            str(dbt_dir),
+        ],
+    )
+    assert scaffold.exit_code == 0, scaffold.output
     assert (dbt_dir / "models/staging/shop/stg_shop__orders.sql").exists()
     assert (dbt_dir / "models/staging/shop/_shop__sources.yml").exists()
     again = runner.invoke(
@@ -190,14 +212,28 @@ def test_schema_new_infers_a_valid_yaml(tmp_path: Path) -> None:
 
 def test_infer_parquet_types(tmp_path: Path) -> None:
     path = tmp_path / "s.parquet"
-    pq.write_table(pa.table({"n": pa.array([1], pa.uint16()), "x": pa.array([1.0])}), path)
+    n = pa.array([1, 300], pa.uint32())  # the narrowest type holding the sample
+    pq.write_table(pa.table({"n": n, "x": pa.array([1.0, 2.0])}), path)
     assert "type: uint16" in draft_yaml("s", "t", path)
     assert infer_type(pa.array(["a", None])) == "string"
 
 
 def test_cli_validate_reports_every_bad_file(tmp_path: Path) -> None:
-    ok = runner.invoke(app, ["schema", "validate"])
-    assert ok.exit_code == 0 and "7 table(s)" in ok.output
+    good = tmp_path / "good"
+    write_yaml(
+        good,
+        "s",
+        "a",
+        "name: a\nfiles: {path: a.csv}\ncolumns: [{name: id, type: int8}]\nprimary_key: id\n",
+    )
+    write_yaml(
+        good,
+        "t",
+        "b",
+        "name: b\nfiles: {path: b.csv}\ncolumns: [{name: id, type: int8}]\nprimary_key: id\n",
+    )
+    ok = runner.invoke(app, ["schema", "validate", "--schemas-dir", str(good)])
+    assert ok.exit_code == 0 and "ok: 2 table(s) in 2 source(s)" in ok.output, ok.output
     bad = tmp_path / "schemas"
     write_yaml(
         bad, "s", "a", "name: a\nfiles: {path: a.csv}\ncolumns:\n  - {name: id, type: nope}\n"

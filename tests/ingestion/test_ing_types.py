@@ -10,7 +10,9 @@ from ingestion.types import (
     UnknownTypeError,
     arrow_type,
     clickhouse_type,
+    dbt_data_type,
     dlt_column_hints,
+    parse_scalar,
     parse_type,
 )
 
@@ -79,3 +81,62 @@ def test_arrow_types() -> None:
     assert arrow_type(parse_type("uint8")) == pa.uint8()
     assert arrow_type(parse_type("uuid")) == pa.string()
     assert arrow_type(parse_type("date")) == pa.date32()
+
+
+@pytest.mark.parametrize(
+    ("text", "clickhouse", "nullable", "dlt", "arrow"),
+    [
+        (
+            "low_cardinality(string)",
+            "LowCardinality(String)",
+            "LowCardinality(Nullable(String))",
+            {"data_type": "text"},
+            pa.string(),
+        ),
+        (
+            "low_cardinality(int16)",
+            "LowCardinality(Int16)",
+            "LowCardinality(Nullable(Int16))",
+            {"data_type": "bigint", "precision": 16},
+            pa.int16(),
+        ),
+        (
+            "enum('open', 'closed')",
+            "Enum8('open' = 1, 'closed' = 2)",
+            "Nullable(Enum8('open' = 1, 'closed' = 2))",
+            {"data_type": "text"},
+            pa.string(),
+        ),
+    ],
+)
+def test_low_cardinality_and_enum_map_to_every_layer(
+    text: str, clickhouse: str, nullable: str, dlt: dict, arrow: pa.DataType
+) -> None:
+    parsed = parse_type(text)
+    assert str(parsed) == text
+    assert clickhouse_type(parsed, nullable=False) == clickhouse
+    assert clickhouse_type(parsed, nullable=True) == nullable
+    assert dbt_data_type(parsed, nullable=True) == nullable
+    assert dlt_column_hints(parsed) == dlt
+    assert arrow_type(parsed) == arrow
+
+
+def test_enum_of_many_labels_is_enum16_and_labels_are_checked() -> None:
+    labels = ", ".join(f"'v{i}'" for i in range(200))
+    assert clickhouse_type(parse_type(f"enum({labels})"), False).startswith("Enum16('v0' = 1")
+    assert parse_scalar("closed", parse_type("enum('open', 'closed')")) == "closed"
+    with pytest.raises(ValueError, match="not a valid enum"):
+        parse_scalar("lost", parse_type("enum('open', 'closed')"))
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("low_cardinality(uuid)", "only string, integer, float and date"),
+        ("low_cardinality(money)", "unknown type 'money'"),
+        ("enum('a', 'a')", "labels must be unique"),
+    ],
+)
+def test_bad_low_cardinality_or_enum_is_rejected(text: str, message: str) -> None:
+    with pytest.raises(UnknownTypeError, match=message.replace("(", r"\(")):
+        parse_type(text)

@@ -1,4 +1,9 @@
-"""The code location loads; its asset keys, lineage, groups, kinds, jobs and automation."""
+"""The code location loads; its asset keys, lineage, groups, kinds, jobs and automation.
+
+The shipped example (the Jaffle Shop source and the marts built on it) is expected exactly; every
+other source in ingestion/schemas/ is expected from its own YAMLs (a raw asset and a staging model
+per table), so a team adding its first source keeps these tests green.
+"""
 
 from __future__ import annotations
 
@@ -9,11 +14,15 @@ import shutil
 from pathlib import Path
 
 import dagster as dg
+import pytest
 
+from ingestion.schema import load_schemas
 from orchestration.factory import ProjectPaths, build_definitions
 
+EXAMPLE = "jaffle_shop"  # the shipped example source
+FIXTURE_SCHEMAS = Path(__file__).resolve().parents[1] / "fixtures" / "schemas"
 RAW = ["customers", "items", "orders", "products", "stores", "supplies", "tweets"]
-EXPECTED_KEYS = {
+EXAMPLE_KEYS = {
     *(f"raw/jaffle_shop/{t}" for t in RAW),
     *(f"staging/stg_jaffle_shop__{t}" for t in RAW),
     "intermediate/int_order_items_joined",
@@ -29,6 +38,10 @@ EXPECTED_KEYS = {
     "analytics/customer_rfm",
     "analytics/location_revenue_forecast",
 }
+OTHER_SPECS = [s for s in load_schemas() if s.source != EXAMPLE]  # a team's own sources
+OTHER_RAW = {f"raw/{s.source}/{s.name}" for s in OTHER_SPECS}
+EXPECTED_KEYS = EXAMPLE_KEYS | OTHER_RAW | {f"staging/{s.staging_model}" for s in OTHER_SPECS}
+OTHER_DAILY = {f"raw/{s.source}/{s.name}" for s in OTHER_SPECS if s.daily_partitioned}
 PARTITIONED = {
     "raw/jaffle_shop/orders",
     "raw/jaffle_shop/items",
@@ -53,7 +66,7 @@ def test_graph_is_connected_from_raw_tables_to_marts(repo: dg.RepositoryDefiniti
     graph = repo.asset_graph
     dlt_keys = {k for k in graph.get_all_asset_keys() if "dlt" in graph.get(k).kinds}
     dbt_keys = {k for k in graph.get_all_asset_keys() if "dbt" in graph.get(k).kinds}
-    assert _keys(dlt_keys) == {f"raw/jaffle_shop/{t}" for t in RAW}
+    assert _keys(dlt_keys) == {f"raw/jaffle_shop/{t}" for t in RAW} | OTHER_RAW
 
     # every dbt source of the manifest resolves to a dlt asset
     project_dir = Path(os.environ["ELT_DBT_PROJECT_DIR"])
@@ -93,9 +106,10 @@ def test_groups_kinds_owners_and_partitions(repo: dg.RepositoryDefinition) -> No
         node = graph.get(key)
         name = key.to_user_string()
         if key.path[0] == "raw":
-            assert node.group_name == "jaffle_shop"
+            assert node.group_name == key.path[1]  # the source
             assert node.kinds == {"dlt", "clickhouse"}
-            assert node.owners == ["team:data-platform"]
+            if key.path[1] == EXAMPLE:
+                assert node.owners == ["team:data-platform"]
             assert node.description
         else:
             assert node.group_name == key.path[0]
@@ -105,8 +119,8 @@ def test_groups_kinds_owners_and_partitions(repo: dg.RepositoryDefinition) -> No
             )
             assert node.owners == ["team:analytics"]
             assert node.automation_condition is not None
-        assert (node.partitions_def is not None) == (name in PARTITIONED), name
-        if node.partitions_def is not None:
+        assert (node.partitions_def is not None) == (name in PARTITIONED | OTHER_DAILY), name
+        if name in PARTITIONED:
             assert isinstance(node.partitions_def, dg.DailyPartitionsDefinition)
             assert node.partitions_def.get_first_partition_key() == "2018-09-01"
 
@@ -122,7 +136,9 @@ def test_checks(repo: dg.RepositoryDefinition) -> None:
         ]
     # partition bound where there is a PARTITION BY
     partitioned = {k for k, names in by_asset.items() if "partition_count" in names}
-    assert partitioned == PARTITIONED
+    assert partitioned == PARTITIONED | {
+        f"raw/{s.source}/{s.name}" for s in OTHER_SPECS if s.clickhouse.partition_by
+    }
     for mart in ("orders", "customers", "order_items", "products", "locations", "supplies"):
         assert "freshness_check" in by_asset[f"marts/{mart}"]
     # dbt tests are asset checks
@@ -216,3 +232,22 @@ def test_no_check_definition_is_split_in_the_job_of_every_asset(
     assert len(check_ops) >= 2 + 7 + 7  # freshness groups, one per raw table and table mart
     split = sorted(n for n in check_ops if n.rsplit("_", 1)[0] in nodes)
     assert split == []
+
+
+def test_a_schema_the_validator_refuses_stops_the_definitions_load(tmp_path: Path) -> None:
+    """The same checks as `elt schema validate`, with file:line, before anything is built."""
+    from ingestion.schema import SchemaErrors
+
+    schemas = tmp_path / "schemas"
+    shutil.copytree(FIXTURE_SCHEMAS, schemas)
+    orders = schemas / "fixture_shop" / "orders.yml"
+    text = orders.read_text()
+    orders.write_text(
+        text.replace("partition_by: toYYYYMM(ordered_at)", "partition_by: toYYYYMM(now())")
+    )
+    line = 1 + text.splitlines().index("  partition_by: toYYYYMM(ordered_at)")
+    with pytest.raises(SchemaErrors) as info:
+        build_definitions(ProjectPaths(schemas_dir=schemas))
+    assert f"{orders}:{line}: clickhouse.partition_by: now() is not deterministic" in str(
+        info.value
+    )

@@ -28,7 +28,7 @@ from orch_support import (
     query,
 )
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.example]  # the shipped Jaffle Shop example
 
 ROOT = Path(__file__).resolve().parents[2]
 EVENT_TABLES = ("orders", "items")
