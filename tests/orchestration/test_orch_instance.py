@@ -123,6 +123,23 @@ def dagster_dev(
         log.close()
 
 
+def _launch(url: str, params: dict[str, Any]) -> str:
+    launched = _graphql(url, LAUNCH_RUN, {"executionParams": params})["launchRun"]
+    assert launched["__typename"] == "LaunchRunSuccess", launched
+    return launched["run"]["runId"]
+
+
+def _wait(url: str, run_id: str, timeout: float = 600) -> str | None:
+    deadline = time.monotonic() + timeout
+    status = None
+    while time.monotonic() < deadline:
+        status = _graphql(url, RUN_STATUS, {"runId": run_id})["runOrError"]["status"]
+        if status in ("SUCCESS", "FAILURE", "CANCELED"):
+            break
+        time.sleep(3)
+    return status
+
+
 def test_materialize_through_the_webserver_graphql(dagster_dev: tuple[str, Path]) -> None:
     url, home = dagster_dev
     repo = _graphql(url, REPOSITORIES)["repositoriesOrError"]["nodes"][0]
@@ -137,18 +154,16 @@ def test_materialize_through_the_webserver_graphql(dagster_dev: tuple[str, Path]
         "mode": "default",
         "executionMetadata": {"tags": [{"key": "elt/test", "value": "graphql"}]},
     }
-    launched = _graphql(url, LAUNCH_RUN, {"executionParams": params})["launchRun"]
-    assert launched["__typename"] == "LaunchRunSuccess", launched
-    run_id = launched["run"]["runId"]
+    run_id = _launch(url, params)
+    assert _wait(url, run_id) == "SUCCESS"
 
-    deadline = time.monotonic() + 600
-    status = None
-    while time.monotonic() < deadline:
-        status = _graphql(url, RUN_STATUS, {"runId": run_id})["runOrError"]["status"]
-        if status in ("SUCCESS", "FAILURE", "CANCELED"):
-            break
-        time.sleep(3)
-    assert status == "SUCCESS", status
+    # two dbt runs launched at once: both only read the manifest prepared before `dagster dev`
+    # started (no parse per run process, no `manifest.concurrent-update-lock`)
+    at_once = [
+        _launch(url, {**params, "selector": {**params["selector"], "assetSelection": [sel]}})
+        for sel in ({"path": SELECTION[1]}, {"path": ["marts", "locations"]})
+    ]
+    assert [_wait(url, r) for r in at_once] == ["SUCCESS", "SUCCESS"]
 
     # the run and its events are in the instance dagster dev used
     instance = dg.DagsterInstance.from_ref(InstanceRef.from_dir(str(home)))
