@@ -95,6 +95,12 @@ def _convert_strict(values: pa.Array, col_type: ColumnType) -> pa.Array:
             if value is not None:
                 json.loads(value)
         return text
+    if kind == "enum":
+        text = values.cast(pa.string())
+        labels = pa.array(col_type.labels, pa.string())
+        if not pc.all(pc.or_kleene(pc.is_in(text, value_set=labels), pc.is_null(text))).as_py():
+            raise ValueError("not one of the enum's labels")
+        return text
     if kind == "string" and pa.types.is_nested(values.type):
         raise ValueError("nested value for a string column")
     if kind == "boolean" and pa.types.is_string(values.type):

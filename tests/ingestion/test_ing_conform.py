@@ -155,3 +155,20 @@ def test_parse_scalar() -> None:
     assert parse_scalar("1.5", parse_type("decimal(4,2)")) == decimal.Decimal("1.5")
     with pytest.raises(ValueError, match="not a valid int64"):
         parse_scalar("x", parse_type("int64"))
+
+
+def test_a_value_outside_the_enum_labels_rejects_its_row_only(tmp_path: Path) -> None:
+    text = (
+        "name: e\nfiles: {path: src/e/*.csv}\n"
+        "columns:\n  - {name: id, type: int64}\n"
+        "  - {name: state, type: \"enum('open', 'closed')\"}\n"
+        "primary_key: [id]\n"
+    )
+    spec = parse_table_file(write_yaml(tmp_path, "src", "e", text))
+    batch = pa.table({"id": ["1", "2", "3"], "state": ["open", "lost", "closed"]})
+    result = conform(batch, spec, first_row=2)
+    assert result.table.column("state").to_pylist() == ["open", "closed"]
+    assert [r.row for r in result.rejected] == [3]
+    assert (
+        result.rejected[0].reason == "column 'state': 'lost' is not a valid enum('open', 'closed')"
+    )
