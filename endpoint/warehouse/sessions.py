@@ -12,6 +12,10 @@ from warehouse.engine import ClickHouseError, Engine, EngineConnection
 
 DEFAULT_TIMEOUT = 60.0
 MAX_TIMEOUT = 3600.0
+# A real server releases the session before the response's last bytes; here the handler
+# releases it just after them, so a client's next request on the session (dbt does this) can
+# arrive first. Only that window is waited for: a session busy with a query fails with 373.
+RELEASE_GRACE_S = 1.0
 
 
 @dataclass
@@ -49,7 +53,7 @@ class SessionManager:
                     )
                 session = Session(self._engine.connect(), timeout or DEFAULT_TIMEOUT)
                 self._sessions[session_id] = session
-        if not session.lock.acquire(blocking=False):  # as a real server: fail at once
+        if not session.lock.acquire(timeout=RELEASE_GRACE_S):
             raise ClickHouseError.make(
                 373, "SESSION_IS_LOCKED", f"Session {session_id} is locked by a concurrent client"
             )
