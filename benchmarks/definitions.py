@@ -181,7 +181,8 @@ mode, project, profiles, schemas = sys.argv[1:5]
 import dagster as dg
 from dagster_dbt import DbtCliResource, DbtProject, dbt_assets
 if mode == "project":
-    from orchestration.factory import ProjectPaths, build_definitions
+    from orchestration.factory import build_definitions
+    from orchestration.inputs import ProjectPaths
 start = time.perf_counter()
 if mode == "bare":
     dbt_project = DbtProject(project_dir=project, profiles_dir=profiles)

@@ -122,8 +122,8 @@ def publish_landing(years: int, until: dt.date | None) -> Path:
 def replay_partitions_end(landing_dir: Path) -> dt.date | None:
     """The end of the daily partitions (exclusive): ELT_PARTITIONS_END_DATE when set, else the
     day after the last landed day, so replayed 2018 data is judged against its own end, not the
-    wall clock (partitions, schedules, partition freshness checks). Callers pass it on
-    explicitly (to the definitions, to the `dagster dev` environment)."""
+    wall clock (partitions, schedules). Callers pass it on explicitly (to the definitions, to
+    the `dg dev` environment)."""
     configured = settings().run.partitions_end_date
     days = landed_days(landing_dir)
     if configured is not None or days is None:

@@ -235,6 +235,19 @@ class Freshness(_Strict):
             parse_duration(value)
         return value
 
+    @model_validator(mode="after")
+    def _windows(self) -> Freshness:
+        # Dagster's freshness policies need windows of at least a minute, warning before failing
+        if self.max_lag_delta < dt.timedelta(minutes=1):
+            raise ValueError(f"max_lag {self.max_lag!r} must be at least 1m")
+        warn = self.warn_after_delta
+        if warn is not None and not dt.timedelta(minutes=1) <= warn < self.max_lag_delta:
+            raise ValueError(
+                f"warn_after {self.warn_after!r} must be at least 1m and less than max_lag "
+                f"{self.max_lag!r}"
+            )
+        return self
+
     @property
     def max_lag_delta(self) -> dt.timedelta:
         return parse_duration(self.max_lag)

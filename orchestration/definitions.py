@@ -1,17 +1,21 @@
 """The Dagster code location of this `dg` project (`[tool.dg]` in pyproject.toml):
 `dg dev`, `dg check defs`, `dg list defs`, `dg launch --assets …`.
 
-`load_from_defs_folder` loads `orchestration/defs/`, whose `defs.yaml` is this project's component
-(`orchestration/components/project.py`); it builds everything from the schema YAMLs
-(ingestion/schemas) and the dbt project (dbt_project/) with `orchestration.factory`:
+`load_from_defs_folder` loads `orchestration/defs/`, one part per folder or module, each built
+by `orchestration.factory` from the schema YAMLs (ingestion/schemas) and the prepared dbt
+project (dbt_project/), read once (`orchestration.inputs.location_inputs`):
 
-    defs/ingestion/   dlt assets (one per raw table), landing-file sensors
-    defs/transform/   dbt assets (daily-partitioned incremental models, the rest)
-    defs/quality/     freshness checks, ClickHouse checks (dbt tests come with the dbt assets)
-    defs/automation/  jobs, schedules, run-failure sensor
-    defs/analytics/   Python assets on the marts and their ClickHouse IO manager
+    defs/ingestion/   component: dlt assets (one per raw table), their ClickHouse checks,
+                      ingestion jobs, schedules, landing-file sensors
+    defs/transform/   component (a DbtProjectComponent): dbt assets (daily-partitioned
+                      incremental models, the rest), dbt tests as checks, ClickHouse checks
+    defs/analytics/   component: Python assets on the marts and their ClickHouse IO manager
+    defs/automation/  full build and daily partition jobs, their schedules, declarative
+                      automation, the failed-assets report
     defs/maintenance/ the ClickHouse maintenance job (ops) and its schedule
     defs/alerts/      failed runs and failed checks to a webhook
+    defs/resources.py ClickHouse, dbt and dlt resources
+    defs/quality/     freshness policies (on the assets) and the ClickHouse checks' builders
     defs/translators.py + naming.py   the one asset-key / group policy for dlt and dbt
 """
 
@@ -21,9 +25,7 @@ from pathlib import Path
 
 import dagster as dg
 
-PROJECT_ROOT = Path(__file__).resolve().parent.parent
-
 
 @dg.definitions
 def defs() -> dg.Definitions:
-    return dg.load_from_defs_folder(project_root=PROJECT_ROOT)
+    return dg.load_from_defs_folder(path_within_project=Path(__file__).parent)

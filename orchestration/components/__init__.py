@@ -1,5 +1,7 @@
-"""This project's Dagster components (registered for `dg` in pyproject.toml)."""
+"""This project's Dagster components (`registry_modules` in pyproject.toml's `[tool.dg]`)."""
 
-from orchestration.components.project import EltProjectComponent
+from orchestration.components.analytics import AnalyticsComponent
+from orchestration.components.dbt_project import EltDbtProjectComponent
+from orchestration.components.schema_tables import SchemaTablesComponent
 
-__all__ = ["EltProjectComponent"]
+__all__ = ["AnalyticsComponent", "EltDbtProjectComponent", "SchemaTablesComponent"]

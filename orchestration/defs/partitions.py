@@ -5,8 +5,8 @@ definition, so they run in one job and one backfill.
 
 Partitions run from a table's start to yesterday. A replay of historical data (the Jaffle Shop
 demo publishes 2018 days) sets ELT_PARTITIONS_END_DATE (exclusive, YYYY-MM-DD) to the day after
-the last published one: the partitions, the schedules and the partition freshness checks then
-judge the data against that end instead of the wall clock."""
+the last published one: the partitions and the schedules then judge the data against that end
+instead of the wall clock."""
 
 from __future__ import annotations
 

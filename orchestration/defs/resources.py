@@ -18,6 +18,7 @@ from dagster_dlt import DagsterDltResource
 from pydantic import Field
 
 from orchestration.defs.transform.project import dbt_executable
+from orchestration.inputs import location_inputs
 
 DEFAULTS = {
     "CLICKHOUSE_HOST": "127.0.0.1",
@@ -83,3 +84,8 @@ def build_resources(dbt_project: DbtProject) -> dict[str, Any]:
         "dbt": DbtCliResource(project_dir=dbt_project, dbt_executable=dbt_executable()),
         "dlt": DagsterDltResource(),
     }
+
+
+@dg.definitions
+def defs() -> dg.Definitions:
+    return dg.Definitions(resources=build_resources(location_inputs().models.project))

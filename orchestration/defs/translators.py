@@ -11,7 +11,7 @@ from typing import Any
 
 import dagster as dg
 from dagster._core.definitions.metadata.metadata_set import TableMetadataSet
-from dagster_dbt import DagsterDbtTranslator, DagsterDbtTranslatorSettings
+from dagster_dbt import DagsterDbtTranslator, DagsterDbtTranslatorSettings, DbtProject
 from dagster_dlt import DagsterDltTranslator
 from dagster_dlt.translator import DltResourceTranslatorData
 
@@ -19,10 +19,13 @@ from core.settings import settings
 from ingestion.schema import TableSpec
 from orchestration.defs import naming
 from orchestration.defs.clickhouse import raw_relation
+from orchestration.defs.quality.freshness import model_policy, table_policy
+from orchestration.defs.transform.project import TABLE_MATERIALIZATIONS
 
 KIND_DLT = "dlt"
 KIND_DBT = "dbt"
 KIND_CLICKHOUSE = "clickhouse"
+MART_LAYER = "marts"
 
 
 def dbt_meta(props: Mapping[str, Any]) -> Mapping[str, Any]:
@@ -50,12 +53,14 @@ def dbt_docs_url(props: Mapping[str, Any]) -> str:
 
 
 class DbtTranslator(DagsterDbtTranslator):
-    """Keys [<layer>, <model>], groups by folder, owners/tags from dbt meta, eager automation."""
+    """Keys [<layer>, <model>], groups by folder, owners/tags from dbt meta, eager automation,
+    freshness from `meta.dagster.freshness` (defaults in quality/freshness.py)."""
 
     def __init__(self, *, automation: bool = True) -> None:
         super().__init__(DagsterDbtTranslatorSettings(enable_asset_checks=True))
         # one shared condition object: eager() builds a whole tree, too costly per model
         self._condition = dg.AutomationCondition.eager() if automation else None
+        self._with_policy: dict[tuple[int, str, int], dg.AssetSpec] = {}
 
     def get_asset_key(self, dbt_resource_props: Mapping[str, Any]) -> dg.AssetKey:
         return naming.dbt_asset_key(dbt_resource_props)
@@ -83,6 +88,32 @@ class DbtTranslator(DagsterDbtTranslator):
         if materialized:
             tags["dbt/materialized"] = materialized
         return naming.valid_tags(tags)
+
+    def get_asset_spec(
+        self, manifest: Mapping[str, Any], unique_id: str, project: DbtProject | None
+    ) -> dg.AssetSpec:
+        memo = (id(manifest), unique_id, id(project))
+        if memo not in self._with_policy:
+            self._with_policy[memo] = self._with_freshness(
+                manifest, unique_id, super().get_asset_spec(manifest, unique_id, project)
+            )
+        return self._with_policy[memo]
+
+    def _with_freshness(
+        self, manifest: Mapping[str, Any], unique_id: str, spec: dg.AssetSpec
+    ) -> dg.AssetSpec:
+        node = manifest["nodes"].get(unique_id)
+        if node is None or node["resource_type"] not in ("model", "seed", "snapshot"):
+            return spec  # sources are the dlt assets, tests are checks
+        materialized = (node.get("config") or {}).get("materialized")
+        policy = model_policy(
+            node,
+            dbt_meta(node),
+            incremental=materialized == "incremental",
+            mart_table=naming.dbt_layer(node) == MART_LAYER
+            and (materialized in TABLE_MATERIALIZATIONS or node["resource_type"] != "model"),
+        )
+        return spec if policy is None else spec.replace_attributes(freshness_policy=policy)
 
     def get_automation_condition(
         self, dbt_resource_props: Mapping[str, Any]
@@ -123,6 +154,7 @@ def raw_table_spec(table: TableSpec) -> dg.AssetSpec:
         owners=list(naming.owners(list(table.owners))),
         tags=naming.valid_tags(tags),
         kinds={KIND_DLT, KIND_CLICKHOUSE},
+        freshness_policy=table_policy(table),
         metadata={
             **TableMetadataSet(
                 column_schema=column_schema(table), table_name=str(raw_relation(table))

@@ -102,7 +102,8 @@ def instance_facts(project: Project) -> dict[str, Any]:
 def all_asset_keys_and_checks(project: Project) -> tuple[set[str], set[tuple[str, str]]]:
     """Every materializable asset and every asset check of the project's definitions."""
     from orchestration.defs.transform.project import prepare_manifest
-    from orchestration.factory import ProjectPaths, build_definitions
+    from orchestration.factory import build_definitions
+    from orchestration.inputs import ProjectPaths
 
     paths = ProjectPaths(
         dbt_project_dir=project.dbt_project_dir,

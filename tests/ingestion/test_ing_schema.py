@@ -175,6 +175,13 @@ def _error(root: Path, table: str, text: str) -> SchemaError:
         ),
         (
             "t",
+            lambda t: t + "freshness:\n  max_lag: 12h\n  warn_after: 1d\n",
+            12,
+            "freshness",
+            "less than max_lag",
+        ),
+        (
+            "t",
             lambda t: t.replace("files:\n  path: src/t/*.csv\n", ""),
             1,
             "",

@@ -33,7 +33,8 @@ create table marts.daily_location_metrics (
 def fresh_stack(root: Path, **paths: Any) -> Iterator[dg.Definitions]:
     """A local endpoint of its own and the code location's Definitions pointing at it."""
     from orchestration.defs.transform.project import prepare_manifest
-    from orchestration.factory import ProjectPaths, build_definitions
+    from orchestration.factory import build_definitions
+    from orchestration.inputs import ProjectPaths
 
     project_paths = ProjectPaths(**paths)
     prepare_manifest(project_paths.dbt_project_dir, project_paths.dbt_profiles_dir)

@@ -15,9 +15,11 @@ from pathlib import Path
 
 import dagster as dg
 import pytest
+from dagster._core.definitions.freshness import CronFreshnessPolicy, TimeWindowFreshnessPolicy
 
 from ingestion.schema import load_schemas
-from orchestration.factory import ProjectPaths, build_definitions
+from orchestration.factory import build_definitions
+from orchestration.inputs import ProjectPaths
 
 EXAMPLE = "jaffle_shop"  # the shipped example source
 FIXTURE_SCHEMAS = Path(__file__).resolve().parents[1] / "fixtures" / "schemas"
@@ -130,20 +132,71 @@ def test_checks(repo: dg.RepositoryDefinition) -> None:
     by_asset: dict[str, set[str]] = {}
     for check in checks:
         by_asset.setdefault(check.asset_key.to_user_string(), set()).add(check.name)
-    for table in RAW:  # YAML freshness + dedup under FINAL (all raw tables are RMT)
-        assert {"freshness_check", "no_duplicate_keys_final"} <= by_asset[
-            f"raw/jaffle_shop/{table}"
-        ]
+    for table in RAW:  # dedup under FINAL (all raw tables are RMT)
+        assert "no_duplicate_keys_final" in by_asset[f"raw/jaffle_shop/{table}"]
     # partition bound where there is a PARTITION BY
     partitioned = {k for k, names in by_asset.items() if "partition_count" in names}
     assert partitioned == PARTITIONED | {
         f"raw/{s.source}/{s.name}" for s in OTHER_SPECS if s.clickhouse.partition_by
     }
-    for mart in ("orders", "customers", "order_items", "products", "locations", "supplies"):
-        assert "freshness_check" in by_asset[f"marts/{mart}"]
     # dbt tests are asset checks
     assert "unique_orders_order_id" in by_asset["marts/orders"]
     assert "no_duplicate_keys_final" in by_asset["marts/customers"]
+
+
+def test_freshness_policies(repo: dg.RepositoryDefinition) -> None:
+    """Freshness is a FreshnessPolicy on the asset: a raw table's from its YAML (max_lag fails,
+    warn_after warns), the incremental models' daily deadline, the marts' maximum age."""
+    graph = repo.asset_graph
+    for spec in load_schemas():
+        policy = graph.get(dg.AssetKey(["raw", spec.source, spec.name])).freshness_policy
+        if spec.freshness is not None:
+            assert isinstance(policy, TimeWindowFreshnessPolicy), spec.name
+            assert policy.fail_window.to_timedelta() == spec.freshness.max_lag_delta
+            warn = policy.warn_window.to_timedelta() if policy.warn_window else None
+            assert warn == spec.freshness.warn_after_delta
+    orders = graph.get(dg.AssetKey(["raw", "jaffle_shop", "orders"])).freshness_policy
+    assert orders.fail_window.to_timedelta() == dt.timedelta(hours=26)
+    assert orders.warn_window.to_timedelta() == dt.timedelta(hours=12)
+    for name in ("orders", "order_items", "daily_location_metrics"):  # incremental
+        policy = graph.get(dg.AssetKey(["marts", name])).freshness_policy
+        assert isinstance(policy, CronFreshnessPolicy), name
+        assert policy.deadline_cron == "0 6 * * *"
+        assert policy.lower_bound_delta == dt.timedelta(hours=24)
+    for name in ("customers", "products", "locations", "supplies"):  # mart tables
+        policy = graph.get(dg.AssetKey(["marts", name])).freshness_policy
+        assert isinstance(policy, TimeWindowFreshnessPolicy), name
+        assert policy.fail_window.to_timedelta() == dt.timedelta(hours=26)
+    for key in graph.get_all_asset_keys():
+        if key.path[0] in ("staging", "intermediate"):  # views: nothing to keep fresh
+            assert graph.get(key).freshness_policy is None, key.to_user_string()
+
+
+def test_the_code_location_is_its_components(
+    repo: dg.RepositoryDefinition, orch_env: dict[str, str]
+) -> None:
+    """What `dg dev` loads (`load_from_defs_folder` over orchestration/defs/: the schema-tables
+    component, the DbtProjectComponent subclass, the other parts) is what the factory builds."""
+    from orchestration.definitions import defs
+
+    loaded = defs().get_repository_def()
+
+    def shape(r: dg.RepositoryDefinition) -> tuple[set[str], ...]:
+        graph = r.asset_graph
+        return (
+            _keys(graph.get_all_asset_keys()),
+            {str(k) for k in graph.asset_check_keys},
+            {j.name for j in r.get_all_jobs()},
+            {s.name for s in r.schedule_defs},
+            {s.name for s in r.sensor_defs},
+            set(r.get_top_level_resources()),
+        )
+
+    assert shape(loaded) == shape(repo)
+    graph = loaded.asset_graph
+    orders = dg.AssetKey(["marts", "orders"])
+    assert graph.get(orders).partitions_def == repo.asset_graph.get(orders).partitions_def
+    assert graph.get(orders).freshness_policy == repo.asset_graph.get(orders).freshness_policy
 
 
 def test_jobs_schedules_sensors(repo: dg.RepositoryDefinition) -> None:
@@ -163,7 +216,6 @@ def test_jobs_schedules_sensors(repo: dg.RepositoryDefinition) -> None:
     assert {
         "jaffle_shop_landing_sensor",
         "report_failed_assets",
-        "freshness_checks_sensor",
         "automation_sensor",
         "alert_run_failures",
         "alert_failed_checks",
@@ -199,7 +251,10 @@ def test_new_schema_yaml_becomes_a_new_asset(tmp_path: Path, orch_env: dict[str,
     key = dg.AssetKey(["raw", "jaffle_shop", "reviews"])
     assert key in graph.get_all_asset_keys()
     assert graph.get(key).kinds == {"dlt", "clickhouse"}
-    assert dg.AssetCheckKey(key, "freshness_check") in graph.asset_check_keys
+    assert (
+        graph.get(key).freshness_policy
+        == graph.get(dg.AssetKey(["raw", "jaffle_shop", "tweets"])).freshness_policy
+    )
 
 
 def test_spec_sources_have_the_generated_sources_resources() -> None:
@@ -225,11 +280,11 @@ def test_no_check_definition_is_split_in_the_job_of_every_asset(
 ) -> None:
     """Dagster splits a multi-asset check spanning assets at different levels of the job into
     subsets sharing one op (`<name>`, `<name>_2`); such a split check evaluated only some of its
-    checks. The freshness and ClickHouse checks are grouped so that it never happens."""
+    checks. The ClickHouse checks are one definition per table so that it never happens."""
     job = repo.get_implicit_job_def_for_assets(repo.asset_graph.get_all_asset_keys())
     nodes = set(job.graph.node_dict)
-    check_ops = {n for n in nodes if n.startswith(("freshness_check_", "clickhouse_checks__"))}
-    assert len(check_ops) >= 2 + 7 + 7  # freshness groups, one per raw table and table mart
+    check_ops = {n for n in nodes if n.startswith("clickhouse_checks__")}
+    assert len(check_ops) >= 7 + 4  # one per raw table and per checked mart
     split = sorted(n for n in check_ops if n.rsplit("_", 1)[0] in nodes)
     assert split == []
 

@@ -1,10 +1,11 @@
 """End to end on a fresh local endpoint: materialize everything, a daily partition and a 3-day
-backfill with exact rows, and a freshness check going red when stale and green after a refresh.
+backfill with exact rows, and a freshness policy failing when stale and passing after a refresh.
 
 The tests of this module run in order and share the warehouse: the full build first."""
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import os
 import subprocess
@@ -15,10 +16,14 @@ from typing import Any
 
 import dagster as dg
 import pytest
+from dagster._core.definitions.freshness import FreshnessState
+from dagster._core.definitions.freshness_evaluator import FRESHNESS_EVALUATORS_BY_POLICY_TYPE
+from dagster._core.loader import LoadingContextForTest
 from dagster._core.storage.tags import (
     ASSET_PARTITION_RANGE_END_TAG,
     ASSET_PARTITION_RANGE_START_TAG,
 )
+from dagster._core.test_utils import freeze_time
 from endpoint_support import local_endpoint, patched_environ
 from orch_support import (
     FIRST_DAY,
@@ -189,38 +194,39 @@ def _assert_exact_days(landed: dict[str, dict[str, int]], days: list[str]) -> No
     assert duplicates("raw.jaffle_shop___orders", "id") == 0
 
 
-def test_freshness_check_fails_when_stale_and_passes_after_refresh(
+def test_freshness_policy_fails_when_stale_and_passes_after_refresh(
     stack: dict[str, Any],
 ) -> None:
+    """The raw table's FreshnessPolicy (YAML: max_lag 26h, warn_after 12h) as Dagster's
+    freshness daemon evaluates it, against the materializations of a real instance."""
     defs: dg.Definitions = stack["defs"]
-    check_key = dg.AssetCheckKey(CUSTOMERS_KEY, "freshness_check")
-    everything = [*defs.assets, *defs.asset_checks]
+    node = defs.get_repository_def().asset_graph.get(CUSTOMERS_KEY)
+    policy = node.freshness_policy_or_from_metadata
+    evaluator = FRESHNESS_EVALUATORS_BY_POLICY_TYPE[type(policy)]()
 
-    def run(selection: dg.AssetSelection, instance: dg.DagsterInstance) -> Any:
-        return dg.materialize(
+    def state(instance: dg.DagsterInstance) -> FreshnessState:
+        context = LoadingContextForTest(instance)
+        return asyncio.run(evaluator.evaluate_freshness(context=context, node=node))
+
+    now = dt.datetime.now(dt.UTC)
+    with dg.instance_for_test() as instance:
+        assert state(instance) == FreshnessState.UNKNOWN  # never materialized
+        for age, expected in (
+            (dt.timedelta(days=3), FreshnessState.FAIL),
+            (dt.timedelta(hours=13), FreshnessState.WARN),
+        ):
+            with freeze_time(now - age):  # the table was last loaded `age` ago
+                instance.report_runless_asset_event(dg.AssetMaterialization(CUSTOMERS_KEY))
+            assert state(instance) == expected, age
+
+        # refresh: load the table again -> pass
+        selection = dg.AssetSelection.assets(CUSTOMERS_KEY) - dg.AssetSelection.all_asset_checks()
+        everything = [*defs.assets, *defs.asset_checks]
+        result = dg.materialize(
             everything, selection=selection, resources=defs.resources, instance=instance
         )
-
-    def evaluate(instance: dg.DagsterInstance) -> bool:
-        result = run(dg.AssetSelection.checks(check_key), instance)
-        (evaluation,) = result.get_asset_check_evaluations()
-        return evaluation.passed
-
-    with dg.instance_for_test() as instance:
-        # the table was last updated 3 days ago (YAML: max_lag 26h) -> red
-        stale = dt.datetime.now(dt.UTC) - dt.timedelta(days=3)
-        instance.report_runless_asset_event(
-            dg.AssetMaterialization(
-                CUSTOMERS_KEY,
-                metadata={"dagster/last_updated_timestamp": dg.MetadataValue.timestamp(stale)},
-            )
-        )
-        assert evaluate(instance) is False
-
-        # refresh: load the table again -> green
-        selection = dg.AssetSelection.assets(CUSTOMERS_KEY) - dg.AssetSelection.all_asset_checks()
-        assert run(selection, instance).success
-        assert evaluate(instance) is True
+        assert result.success
+        assert state(instance) == FreshnessState.PASS
 
 
 def test_published_days(stack: dict[str, Any]) -> None:

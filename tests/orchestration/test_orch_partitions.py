@@ -13,7 +13,8 @@ import pytest
 from endpoint_support import patched_environ
 
 from orchestration.defs.transform.project import prepare_manifest
-from orchestration.factory import ProjectPaths, build_definitions
+from orchestration.factory import build_definitions
+from orchestration.inputs import ProjectPaths
 
 ROOT = Path(__file__).resolve().parents[2]
 EVENTS = dg.AssetKey(["raw", "fx_a", "events"])

@@ -8,15 +8,15 @@ import dagster as dg
 from orchestration.defs.analytics.io_manager import IO_MANAGER_KEY
 from orchestration.defs.analytics.tables import INPUT_SELECT_KEY, DeclaredTable
 from orchestration.defs.clickhouse import Relation
-from orchestration.defs.quality.freshness import DEFAULT_MART_MAX_AGE
+from orchestration.defs.quality.freshness import MART_MAX_AGE
 
 GROUP = "analytics"
 DATABASE = "analytics"
 OWNERS = ["team:analytics"]
 KINDS = {"python", "pandas", "clickhouse"}
 
-# the marts must have been rebuilt within DEFAULT_MART_MAX_AGE; these follow them, eagerly
-FRESHNESS = dg.FreshnessPolicy.time_window(fail_window=DEFAULT_MART_MAX_AGE)
+# the marts' maximum age; these follow the marts, eagerly
+FRESHNESS = MART_MAX_AGE
 AUTOMATION = dg.AutomationCondition.eager()
 # a ranged run of everything (`dagster asset materialize --partition-range`) includes them
 BACKFILL = dg.BackfillPolicy.single_run()

@@ -5,13 +5,11 @@ from collections.abc import Iterable, Mapping, Sequence
 
 import dagster as dg
 
-from ingestion.schema import TableSpec, load_schemas
+from ingestion.schema import TableSpec
 from orchestration.defs.analytics.common import DATABASE as ANALYTICS_DATABASE
 from orchestration.defs.clickhouse import Relation, raw_relation
 from orchestration.defs.maintenance.job import build_maintenance_job, maintenance_schedule
-
-# where dbt builds tables (staging are views) and the Python assets write
-DEFAULT_ANALYTICS_DATABASES = ("intermediate", "marts", ANALYTICS_DATABASE)
+from orchestration.inputs import Inputs, location_inputs
 
 
 def retention_by_relation(specs: Iterable[TableSpec]) -> dict[Relation, dt.timedelta]:
@@ -32,10 +30,15 @@ def build_maintenance_defs(
     return dg.Definitions(jobs=[job], schedules=[maintenance_schedule(job, schedule_status)])
 
 
+def maintenance_defs(inputs: Inputs) -> dg.Definitions:
+    """Over the raw tables' databases, those dbt builds tables in, and the Python assets'."""
+    databases = {raw_relation(t).database for t in inputs.tables.specs} | {ANALYTICS_DATABASE}
+    databases |= {r.database for r in inputs.models.manifest.relations_by_unique_id().values()}
+    return build_maintenance_defs(
+        sorted(databases), retention_by_relation(inputs.tables.specs), inputs.statuses.schedule
+    )
+
+
 @dg.definitions
 def defs() -> dg.Definitions:
-    """The job over the repository's schema YAMLs (the factory passes its own paths and the dbt
-    manifest's databases)."""
-    specs = load_schemas()
-    databases = {raw_relation(t).database for t in specs} | set(DEFAULT_ANALYTICS_DATABASES)
-    return build_maintenance_defs(sorted(databases), retention_by_relation(specs))
+    return maintenance_defs(location_inputs())

@@ -1,84 +1,80 @@
-"""Freshness checks: every raw table from its YAML expectation, the dbt incremental models per
-daily partition, and the marts; one sensor evaluates them so late data shows red in the UI."""
+"""Freshness as Dagster `FreshnessPolicy` on the assets (the daemon evaluates them; the UI shows
+pass, warn or fail): a raw table from its YAML `freshness`, a dbt model from its
+`meta.dagster.freshness`, and defaults for what declares none.
+
+Defaults: a daily-partitioned table or incremental model is due by 06:00 UTC, materialized in the
+24 hours before; a mart table must have been rebuilt within 26 hours (a daily build plus slack)."""
 
 from __future__ import annotations
 
 import datetime as dt
-import warnings
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Mapping
 from typing import Any
 
 import dagster as dg
+from dagster._check import CheckError
 
-from ingestion.schema import TableSpec
-from orchestration.defs.naming import table_key
+from ingestion.schema import TableSpec, parse_duration
 
-# When no expectation is written down: a day's data is due by 06:00 UTC the next day; a mart
-# must have been rebuilt within the last 26 hours (a daily build plus slack).
 DEFAULT_PARTITION_DEADLINE = "0 6 * * *"
+DEFAULT_PARTITION_WINDOW = dt.timedelta(hours=24)
 DEFAULT_MART_MAX_AGE = dt.timedelta(hours=26)
 
+DAILY_DEADLINE = dg.FreshnessPolicy.cron(
+    deadline_cron=DEFAULT_PARTITION_DEADLINE, lower_bound_delta=DEFAULT_PARTITION_WINDOW
+)
+MART_MAX_AGE = dg.FreshnessPolicy.time_window(fail_window=DEFAULT_MART_MAX_AGE)
 
-def _quiet(fn: Callable[..., Any], **kwargs: Any) -> Any:
-    """These factories are "superseded" by FreshnessPolicy in 1.13 but are the ones that produce
-    asset checks (pass/fail in the UI, evaluated by a sensor); silence the notice."""
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", category=dg.SupersessionWarning)
-        return fn(**kwargs)
+# meta.dagster.freshness of a dbt model: one of the two shapes
+WINDOW_FIELDS = {"fail_window", "warn_window"}
+CRON_FIELDS = {"deadline_cron", "lower_bound", "timezone"}
 
 
-def build_freshness_checks(
-    raw_tables: Sequence[TableSpec],
-    partitioned_models: Iterable[dg.AssetKey],
-    marts: Iterable[dg.AssetKey],
-    levels: Mapping[dg.AssetKey, int] | None = None,
-) -> list[dg.AssetChecksDefinition]:
-    """One multi-check per expectation and split level (`Manifest.split_levels`; raw tables are
-    level 0): few definitions, none of which Dagster has to split inside a job."""
-    level = (levels or {}).get
-    checks: list[dg.AssetChecksDefinition] = []
-
-    by_age: dict[dt.timedelta, list[dg.AssetKey]] = {}
-    for table in raw_tables:
-        if table.freshness_max_lag is not None and not table.daily_partitioned:
-            by_age.setdefault(table.freshness_max_lag, []).append(table_key(table))
-    for age, keys in sorted(by_age.items()):
-        checks += _quiet(dg.build_last_update_freshness_checks, assets=keys, lower_bound_delta=age)
-
-    partitioned = [table_key(t) for t in raw_tables if t.daily_partitioned]
-    partitioned += list(partitioned_models)
-    for keys in _by_level(partitioned, level):
-        checks += _quiet(
-            dg.build_time_partition_freshness_checks,
-            assets=keys,
-            deadline_cron=DEFAULT_PARTITION_DEADLINE,
+def table_policy(table: TableSpec) -> dg.FreshnessPolicy | None:
+    """The YAML's `freshness` (max_lag fails, warn_after warns), else the daily deadline for a
+    daily-partitioned table; None for a table that declares nothing."""
+    if table.freshness is not None:
+        return dg.FreshnessPolicy.time_window(
+            fail_window=table.freshness.max_lag_delta,
+            warn_window=table.freshness.warn_after_delta,
         )
-
-    for keys in _by_level(list(marts), level):
-        checks += _quiet(
-            dg.build_last_update_freshness_checks,
-            assets=keys,
-            lower_bound_delta=DEFAULT_MART_MAX_AGE,
-        )
-    return checks
+    return DAILY_DEADLINE if table.daily_partitioned else None
 
 
-def _by_level(
-    keys: Sequence[dg.AssetKey], level: Callable[[dg.AssetKey], int | None]
-) -> list[list[dg.AssetKey]]:
-    groups: dict[int, list[dg.AssetKey]] = {}
-    for key in keys:
-        groups.setdefault(level(key) or 0, []).append(key)
-    return [groups[n] for n in sorted(groups)]
+def model_policy(
+    node: Mapping[str, Any], meta: Mapping[str, Any], *, incremental: bool, mart_table: bool
+) -> dg.FreshnessPolicy | None:
+    """`meta.dagster.freshness` of the model, else the daily deadline for an incremental model or
+    the mart maximum age for a mart table; None otherwise (views, staging)."""
+    declared = (meta.get("dagster") or {}).get("freshness")
+    if declared is not None:
+        return _declared_policy(node, declared)
+    if incremental:
+        return DAILY_DEADLINE
+    return MART_MAX_AGE if mart_table else None
 
 
-def build_freshness_sensor(
-    checks: Sequence[dg.AssetChecksDefinition], default_status: dg.DefaultSensorStatus
-) -> dg.SensorDefinition:
-    return _quiet(
-        dg.build_sensor_for_freshness_checks,
-        freshness_checks=checks,
-        minimum_interval_seconds=300,
-        name="freshness_checks_sensor",
-        default_status=default_status,
+def _declared_policy(node: Mapping[str, Any], declared: Any) -> dg.FreshnessPolicy:
+    where = f"{node.get('original_file_path') or node['unique_id']}: meta.dagster.freshness"
+    if not isinstance(declared, Mapping):
+        raise ValueError(f"{where}: expected a mapping, got {declared!r}")
+    fields = set(declared)
+    try:
+        if fields and fields <= WINDOW_FIELDS and "fail_window" in fields:
+            warn = declared.get("warn_window")
+            return dg.FreshnessPolicy.time_window(
+                fail_window=parse_duration(str(declared["fail_window"])),
+                warn_window=parse_duration(str(warn)) if warn else None,
+            )
+        if fields and fields <= CRON_FIELDS and {"deadline_cron", "lower_bound"} <= fields:
+            return dg.FreshnessPolicy.cron(
+                deadline_cron=str(declared["deadline_cron"]),
+                lower_bound_delta=parse_duration(str(declared["lower_bound"])),
+                timezone=str(declared.get("timezone") or "UTC"),
+            )
+    except (ValueError, CheckError) as error:  # a bad duration, cron or window order
+        raise ValueError(f"{where}: {error}") from error
+    raise ValueError(
+        f"{where}: expected {{fail_window, warn_window?}} or "
+        f"{{deadline_cron, lower_bound, timezone?}}, got {sorted(fields)}"
     )

@@ -143,47 +143,6 @@ class Manifest:
     def relations_by_unique_id(self) -> dict[str, Relation]:
         return {n["unique_id"]: self.relation(n) for n in self.asset_nodes if self.is_table(n)}
 
-    def split_levels(self) -> dict[str, int]:
-        """Per asset node: the most times a path from the raw tables crosses from one Dagster
-        multi-asset to another (dlt -> dbt models <-> dbt incremental), ephemerals see-through.
-
-        In a job Dagster splits a multi-asset check whose assets sit at different levels into
-        subsets of one op (`_attempt_resolve_node_cycles`), and such a split check evaluated only
-        some of its checks; checks grouped by level are never split."""
-        nodes = self.data["nodes"]
-        levels: dict[str, int] = {}
-
-        def owner(unique_id: str) -> str:
-            node = nodes.get(unique_id)
-            if node is None:
-                return "raw"  # a source: the dlt assets
-            return "incremental" if self.is_incremental(node) else "models"
-
-        def parents(unique_id: str) -> set[str]:
-            out: set[str] = set()
-            for parent in (nodes.get(unique_id) or {}).get("depends_on", {}).get("nodes", []):
-                node = nodes.get(parent)
-                if node is not None and (node.get("config") or {}).get("materialized") == (
-                    "ephemeral"
-                ):
-                    out |= parents(parent)
-                elif node is None or node["resource_type"] in ("model", "seed", "snapshot"):
-                    out.add(parent)
-            return out
-
-        def level(unique_id: str) -> int:
-            if unique_id not in nodes:
-                return 0
-            if unique_id not in levels:
-                levels[unique_id] = 0  # guards against cycles in broken manifests
-                levels[unique_id] = max(
-                    (level(p) + (owner(p) != owner(unique_id)) for p in parents(unique_id)),
-                    default=0,
-                )
-            return levels[unique_id]
-
-        return {n["unique_id"]: level(n["unique_id"]) for n in self.asset_nodes}
-
     def attach_tests_to_last_parent(self) -> int:
         """Make a test with several model parents (e.g. `relationships`) an asset check of the
         parent built last (deepest in the DAG) instead of dbt's attached node.
