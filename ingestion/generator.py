@@ -2,9 +2,10 @@
 
 One dlt source per `<source>` folder, one resource per table. Each resource streams bounded Arrow
 batches, converts them to the declared types (`ingestion.conform`), sends rows that do not fit to
-the source's `_rejected_rows` table (same load package: atomic with the data), and keeps two
-pieces of dlt resource state (committed with the load package, so an interrupted run resumes):
-the fingerprints of files already loaded and the incremental cursor's last value.
+the source's `_rejected_rows` table and each file read to its `_loaded_files` table (same load
+package: atomic with the data). Files whose version that record holds are not read again; the
+incremental cursor's last value is dlt resource state (committed with the load package too, so
+an interrupted run resumes).
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ import datetime as dt
 import hashlib
 import json
 import os
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -27,6 +28,7 @@ from dlt.extract import DltResource, DltSource
 
 from ingestion.conform import Conformed, RejectedRow, SchemaDriftError, conform
 from ingestion.layout import clickhouse_hints
+from ingestion.loaded import table_record
 from ingestion.readers import FileReader, FileReadError, FileRef, list_files, nth_kept
 from ingestion.schema import (
     INGESTED_AT,
@@ -554,17 +556,22 @@ def files_rows(
     window: Window | None = None,
     stats: TableStats | None = None,
     state: dict[str, Any] | None = None,
+    loaded: Mapping[str, str] | None = None,
 ) -> Iterator[Any]:
-    """The rows of a files table, as Arrow tables (plus marked rejected-row tables).
+    """The rows of a files table, as Arrow tables (plus marked rejected-row and loaded-file
+    tables).
 
-    `state` is the resource state (dlt's, or a plain dict in unit tests). A windowed run reads
-    only the window's rows and leaves the state alone (backfills can repeat).
+    `loaded`: the table's loaded-files record (file key -> fingerprint, `ingestion.loaded`); a
+    file whose version it holds is skipped, in windowed runs too (a backfill over loaded days
+    reads nothing again). `state` is the resource state (dlt's, or a plain dict in unit tests),
+    holding the incremental cursor; a windowed run reads only the window's rows and leaves it
+    alone (backfills can repeat).
     A file that cannot be read is recorded in `stats.failed_files` (the other files load); a
     file rejecting more rows than `contract.max_rejected_*` allows raises RejectedRowsLimitError.
     """
     stats = stats if stats is not None else TableStats()
     state = state if state is not None else {}
-    yield from _files_items(spec, landing_dir, window, stats, state)
+    yield from _files_items(spec, landing_dir, window, stats, state, loaded or {})
     check_rejected_limits(spec, stats)
 
 
@@ -595,9 +602,10 @@ def _files_items(
     window: Window | None,
     stats: TableStats,
     state: dict[str, Any],
+    loaded: Mapping[str, str],
 ) -> Iterator[Any]:
     at = dt.datetime.now(dt.UTC)
-    seen: dict[str, str] = state.setdefault("files", {})
+    state.pop("files", None)  # earlier versions kept the read files here: the record holds them
     cursor = None
     if spec.incremental and window is None:
         saved = state.get("cursor") or {}
@@ -614,7 +622,7 @@ def _files_items(
     for ref in list_files(spec.files, landing_dir):
         if window is not None and not file_in_window(ref, window):
             continue
-        if window is None and seen.get(ref.url) == ref.fingerprint:
+        if loaded.get(ref.key(landing_dir)) == ref.fingerprint:
             stats.files_skipped += 1
             continue
         stats.files_read += 1
@@ -651,8 +659,6 @@ def _files_items(
             rows = [RejectedRow(f.line, f.reason, f.raw) for f in faults]
             yield _rejected_table(spec, ref.url, rows, at)
         read.append(ref)
-        if window is None:
-            seen[ref.url] = ref.fingerprint
     if batches:
         yield from _conform_combined(spec, segments, batches, stats, at, window, cursor)
     if window is not None and stats.rows == 0:
@@ -737,11 +743,14 @@ def table_resource(
     stats: RunStats | None = None,
     before_extract: Callable[[TableSpec], None] | None = None,
     replicated: bool = False,
+    record: Callable[[TableSpec], Mapping[str, str]] | None = table_record,
 ) -> DltResource:
     """The dlt resource of one table, with all its hints.
 
     Without `stats` (nobody reports the failed files after the load) a file that cannot be read
-    fails the extract, naming it; with `stats` the caller reports them (`run_source`)."""
+    fails the extract, naming it; with `stats` the caller reports them (`run_source`).
+    `record` reads the table's loaded-files record when extraction starts (None: read every
+    file again, e.g. after a full refresh)."""
     run_stats = stats if stats is not None else RunStats()
     report_failures = stats is None
 
@@ -751,7 +760,8 @@ def table_resource(
         state = dlt.current.resource_state()
         table_stats = run_stats.table(spec.name)
         if spec.files is not None:
-            yield from files_rows(spec, landing_dir, window, table_stats, state)
+            loaded = record(spec) if record is not None else {}
+            yield from files_rows(spec, landing_dir, window, table_stats, state, loaded)
         else:
             yield from sql_rows(spec, window, table_stats, state)
         if report_failures and table_stats.failed_files:
@@ -790,6 +800,7 @@ def dlt_source(
     stats: RunStats | None = None,
     before_extract: Callable[[TableSpec], None] | None = None,
     replicated: bool = False,
+    record: Callable[[TableSpec], Mapping[str, str]] | None = table_record,
 ) -> DltSource:
     """One dlt source holding one resource per table of `source_name`."""
     tables = sorted((s for s in specs if s.source == source_name), key=lambda s: s.name)
@@ -799,7 +810,7 @@ def dlt_source(
     @dlt.source(name=source_name, max_table_nesting=0, root_key=False)
     def source() -> list[DltResource]:
         return [
-            table_resource(s, landing_dir, window, stats, before_extract, replicated)
+            table_resource(s, landing_dir, window, stats, before_extract, replicated, record)
             for s in tables
         ]
 

@@ -59,6 +59,13 @@ def loaded_files(source: str, database: str | None = None) -> Loaded:
     return {(name, file): fingerprint for name, file, fingerprint in rows}
 
 
+def table_record(spec: TableSpec) -> dict[str, str]:
+    """One table's part of the record: file key -> fingerprint of the version loaded last."""
+    return {
+        file: fp for (table, file), fp in loaded_files(spec.source).items() if table == spec.name
+    }
+
+
 def landed_files(specs: Iterable[TableSpec], landing_dir: Path | str) -> list[LandedFile]:
     """Every landing file of the files tables among `specs`, marked loaded or not (the record is
     read once per source)."""

@@ -47,6 +47,7 @@ from ingestion.destination import (  # re-exported: the pipeline API in one plac
 )
 from ingestion.generator import FileFailure, RunStats, Window, dlt_source
 from ingestion.layout import literal
+from ingestion.loaded import table_record
 from ingestion.schema import LOADED_FILES_TABLE, REJECTED_TABLE, TableSpec, load_schemas
 
 __all__ = [
@@ -192,12 +193,14 @@ def build_source(
     stats: RunStats | None = None,
     prepare_tables: bool = True,
     schemas_dir: Path | str | None = None,
+    reload: bool = False,
 ) -> Any:
     """The dlt source of `source_name` (one resource per table).
 
     window=(start, end): only rows (and daily files) in [start, end) of the partitioning column;
     cursor/file state is left alone so partitions can be re-run and backfilled.
     prepare_tables: create the raw tables (DDL) when a resource starts extracting.
+    reload: read every file again, also those the loaded-files record holds (a full refresh).
     Cheap: reads the YAMLs (unless `schemas` is given) but touches no landing file or network.
     """
     schemas = schemas if schemas is not None else load_schemas(schemas_dir)
@@ -205,7 +208,8 @@ def build_source(
     landing = Path(landing_dir) if landing_dir else settings().paths.landing_dir
     hook = _ensure_table if prepare_tables else None
     replicated = bool(settings().warehouse.cluster)
-    return dlt_source(source_name, specs, landing, window, stats, hook, replicated)
+    record = None if reload else table_record
+    return dlt_source(source_name, specs, landing, window, stats, hook, replicated, record)
 
 
 def _load_ids(load_info: LoadInfo | None) -> list[str]:

@@ -21,7 +21,7 @@ ROOT = Path(__file__).resolve().parents[2]
 @pytest.fixture(scope="session")
 def orch_env(run_dir: Path) -> Iterator[dict[str, str]]:
     """Landing, dlt and Dagster state of these tests in the session's temp dir; sensors and
-    schedules stay stopped (no daemon surprises in `dagster dev`); daily partitions end after
+    schedules stay stopped (no daemon surprises in `dg dev`); daily partitions end after
     the last published day (a replay of 2018 data, see orchestration/defs/partitions.py).
 
     The dbt project is a snapshot copy: other work on dbt_project/ (parses into its target/,

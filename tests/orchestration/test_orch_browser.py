@@ -1,4 +1,4 @@
-"""End to end in a real headless browser: `dagster dev` (webserver + daemon on a free loopback
+"""End to end in a real headless browser: `dg dev` (webserver + daemon on a free loopback
 port, its own DAGSTER_HOME, the test endpoint), the asset graph, the Materialize button of one
 unpartitioned mart, and that run succeeding.
 
@@ -8,20 +8,17 @@ Debian's chromium (/usr/bin/chromium, installed by .ci/run) driven by Playwright
 from __future__ import annotations
 
 import contextlib
-import json
 import os
 import re
-import socket
 import subprocess
 import sys
 import time
-import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-from orch_support import query
+from orch_support import dg_dev, graphql, query
 from playwright.sync_api import Page, expect, sync_playwright
 from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
@@ -34,28 +31,10 @@ ROOT = Path(__file__).resolve().parents[2]
 CHROMIUM = Path("/usr/bin/chromium")
 MART = ["marts", "locations"]  # unpartitioned; reads only the stores
 RUNS = "{ runsOrError { ... on Runs { results { runId status assetSelection { path } } } } }"
-REPOSITORIES = "{ repositoriesOrError { ... on RepositoryConnection { nodes { name } } } }"
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def _graphql(url: str, document: str) -> dict[str, Any]:
-    body = json.dumps({"query": document}).encode()
-    request = urllib.request.Request(
-        f"{url}/graphql", data=body, headers={"Content-Type": "application/json"}
-    )
-    with urllib.request.urlopen(request, timeout=60) as response:
-        payload = json.loads(response.read())
-    assert "errors" not in payload, payload
-    return payload["data"]
 
 
 def _mart_runs(url: str) -> list[dict[str, Any]]:
-    runs = _graphql(url, RUNS)["runsOrError"]["results"]
+    runs = graphql(url, RUNS)["runsOrError"]["results"]
     return [r for r in runs if {"path": MART} in (r["assetSelection"] or [])]
 
 
@@ -68,7 +47,7 @@ def _skip_welcome(page: Page) -> None:
 
 @pytest.fixture(scope="module")
 def ui(warehouse: Any, landing: Path, orch_env: dict[str, str], tmp_path_factory) -> Iterator[str]:
-    """The mart's upstream loaded (raw stores, dbt's staging view), then `dagster dev`."""
+    """The mart's upstream loaded (raw stores, dbt's staging view), then `dg dev`."""
     run_source("jaffle_shop", tables=["stores"], landing_dir=landing)
     bin_dir = Path(sys.executable).parent
     subprocess.run(
@@ -86,53 +65,10 @@ def ui(warehouse: Any, landing: Path, orch_env: dict[str, str], tmp_path_factory
         capture_output=True,
     )
     tmp = tmp_path_factory.mktemp("browser")
-    home = ensure_dagster_home(tmp / "dagster_home")
-    port = _free_port()
-    log_path = tmp / "dagster_dev.log"
-    log = log_path.open("w")
-    proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "dagster",
-            "dev",
-            "-m",
-            "orchestration.definitions",
-            "-h",
-            "127.0.0.1",
-            "-p",
-            str(port),
-        ],
-        cwd=ROOT,
-        env={**os.environ, "DAGSTER_HOME": str(home)},
-        stdout=log,
-        stderr=subprocess.STDOUT,
-        start_new_session=True,
-    )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 300
-        while True:
-            assert proc.poll() is None, log_path.read_text()[-5000:]
-            try:
-                if _graphql(url, REPOSITORIES)["repositoriesOrError"].get("nodes"):
-                    break
-            except OSError:
-                pass
-            assert time.monotonic() < deadline, "dagster dev did not come up"
-            time.sleep(2)
+    with dg_dev(ensure_dagster_home(tmp / "dagster_home"), tmp / "dg_dev.log") as url:
         yield url
-    finally:
-        os.killpg(proc.pid, 15)
-        try:
-            proc.wait(timeout=60)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, 9)
-            proc.wait()
-        log.close()
 
 
-@pytest.mark.timeout(600)
 def test_materialize_one_mart_from_the_asset_graph(ui: str, run_dir: Path) -> None:
     assert CHROMIUM.exists(), "Debian's chromium is missing: apt-get install -y chromium"
     shots = Path(os.environ.get("ELT_BROWSER_SHOTS", run_dir / "browser"))
@@ -169,7 +105,7 @@ def test_materialize_one_mart_from_the_asset_graph(ui: str, run_dir: Path) -> No
                     break
                 time.sleep(2)
             page.screenshot(path=str(shots / "after.png"))
-            assert status == "SUCCESS", _graphql(ui, RUNS)
+            assert status == "SUCCESS", graphql(ui, RUNS)
         finally:
             browser.close()
     # one row per store, as many as the staging view the mart reads

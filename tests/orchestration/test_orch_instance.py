@@ -1,6 +1,6 @@
 """The code location on real Dagster processes and instances:
 
-- `dagster dev` (webserver + daemon + code server): materialize a selection of assets through the
+- `dg dev` (webserver + daemon + code server): materialize a selection of assets through the
   webserver's GraphQL API, with the mutation the UI's "Materialize" button sends, and find the
   run's events in the instance;
 - a DAGSTER_HOME with the deployment's dagster.yaml on the machine's Postgres: a run completes
@@ -9,14 +9,10 @@
 
 from __future__ import annotations
 
-import json
 import os
 import shutil
-import socket
 import subprocess
-import sys
 import time
-import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -24,7 +20,7 @@ from typing import Any
 import dagster as dg
 import pytest
 from dagster._core.instance.ref import InstanceRef
-from orch_support import materialize_command, query
+from orch_support import REPOSITORIES, dg_dev, graphql, materialize_command, query
 
 pytestmark = pytest.mark.integration
 
@@ -47,84 +43,22 @@ query RunStatus($runId: ID!) {
   runOrError(runId: $runId) { __typename ... on Run { status } }
 }
 """
-REPOSITORIES = """
-query { repositoriesOrError { ... on RepositoryConnection { nodes { name location { name } } } } }
-"""
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def _graphql(url: str, document: str, variables: dict[str, Any] | None = None) -> dict:
-    body = json.dumps({"query": document, "variables": variables or {}}).encode()
-    request = urllib.request.Request(
-        f"{url}/graphql", data=body, headers={"Content-Type": "application/json"}
-    )
-    with urllib.request.urlopen(request, timeout=60) as response:
-        payload = json.loads(response.read())
-    assert "errors" not in payload, payload
-    return payload["data"]
 
 
 @pytest.fixture
 def dagster_dev(
     warehouse: Any, landing: Path, orch_env: dict[str, str], tmp_path: Path
 ) -> Iterator[tuple[str, Path]]:
-    """`dagster dev` on a free loopback port with its own DAGSTER_HOME (dev SQLite instance)."""
+    """`dg dev` on a free loopback port with its own DAGSTER_HOME (dev SQLite instance)."""
     from orchestration.instance import ensure_dagster_home
 
     home = ensure_dagster_home(tmp_path / "dagster_home")
-    port = _free_port()
-    env = {**os.environ, "DAGSTER_HOME": str(home)}
-    log = (tmp_path / "dagster_dev.log").open("w")
-    proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "dagster",
-            "dev",
-            "-m",
-            "orchestration.definitions",
-            "-h",
-            "127.0.0.1",
-            "-p",
-            str(port),
-        ],
-        cwd=ROOT,
-        env=env,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-        start_new_session=True,
-    )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 300
-        while True:
-            assert proc.poll() is None, (tmp_path / "dagster_dev.log").read_text()[-5000:]
-            try:
-                data = _graphql(url, REPOSITORIES)
-                if data["repositoriesOrError"].get("nodes"):
-                    break
-            except OSError:
-                pass
-            assert time.monotonic() < deadline, "dagster dev did not come up"
-            time.sleep(2)
+    with dg_dev(home, tmp_path / "dg_dev.log") as url:
         yield url, home
-    finally:
-        os.killpg(proc.pid, 15)
-        try:
-            proc.wait(timeout=60)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, 9)
-            proc.wait()
-        log.close()
 
 
 def _launch(url: str, params: dict[str, Any]) -> str:
-    launched = _graphql(url, LAUNCH_RUN, {"executionParams": params})["launchRun"]
+    launched = graphql(url, LAUNCH_RUN, {"executionParams": params})["launchRun"]
     assert launched["__typename"] == "LaunchRunSuccess", launched
     return launched["run"]["runId"]
 
@@ -133,16 +67,16 @@ def _wait(url: str, run_id: str, timeout: float = 600) -> str | None:
     deadline = time.monotonic() + timeout
     status = None
     while time.monotonic() < deadline:
-        status = _graphql(url, RUN_STATUS, {"runId": run_id})["runOrError"]["status"]
+        status = graphql(url, RUN_STATUS, {"runId": run_id})["runOrError"]["status"]
         if status in ("SUCCESS", "FAILURE", "CANCELED"):
             break
         time.sleep(3)
     return status
 
 
-def test_materialize_through_the_webserver_graphql(dagster_dev: tuple[str, Path]) -> None:
+def test_materialize_through_the_webservergraphql(dagster_dev: tuple[str, Path]) -> None:
     url, home = dagster_dev
-    repo = _graphql(url, REPOSITORIES)["repositoriesOrError"]["nodes"][0]
+    repo = graphql(url, REPOSITORIES)["repositoriesOrError"]["nodes"][0]
     params = {
         "selector": {
             "repositoryLocationName": repo["location"]["name"],
@@ -157,7 +91,7 @@ def test_materialize_through_the_webserver_graphql(dagster_dev: tuple[str, Path]
     run_id = _launch(url, params)
     assert _wait(url, run_id) == "SUCCESS"
 
-    # two dbt runs launched at once: both only read the manifest prepared before `dagster dev`
+    # two dbt runs launched at once: both only read the manifest prepared before `dg dev`
     # started (no parse per run process, no `manifest.concurrent-update-lock`)
     at_once = [
         _launch(url, {**params, "selector": {**params["selector"], "assetSelection": [sel]}})

@@ -37,6 +37,7 @@ clickhouse:
 partitioning:
   column: happened_at
   start: {START.isoformat()}
+schedule: "0 6 * * *"
 """
 
 PLACES_YAML = f"""
@@ -49,6 +50,7 @@ columns:
   - name: name
     type: string
 primary_key: [id]
+schedule: "0 6 * * *"
 """
 
 
@@ -68,6 +70,7 @@ def fx(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
     source built from the same pieces as the code location (dlt assets, jobs, landing sensor)."""
     from ingestion.schema import load_schemas
     from orchestration.defs.automation.jobs import ingestion_jobs
+    from orchestration.defs.automation.schedules import ingestion_schedules
     from orchestration.defs.ingestion.assets import build_dlt_assets
     from orchestration.defs.ingestion.sensors import build_landing_sensor
     from orchestration.defs.partitions import table_partitions
@@ -97,6 +100,7 @@ def fx(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
         defs = dg.Definitions(
             assets=assets,
             jobs=list(jobs.values()),
+            schedules=ingestion_schedules(specs, jobs, dg.DefaultScheduleStatus.STOPPED),
             sensors=[sensor],
             resources={"clickhouse": clickhouse_resource(), "dlt": dg_dlt()},
         )
@@ -174,6 +178,42 @@ def test_after_a_full_load_the_sensor_requests_nothing_then_one_run_per_new_file
     assert [(r.partition_key, r.asset_selection) for r in changed.run_requests] == [
         (None, [PLACES])
     ]
+
+
+def schedule_tick(fx: dict[str, Any], name: str, at: dt.datetime) -> Any:
+    repo = fx["defs"].get_repository_def()
+    context = dg.build_schedule_context(
+        instance=fx["instance"], scheduled_execution_time=at, repository_def=repo
+    )
+    return repo.get_schedule_def(name).evaluate_tick(context)
+
+
+def test_schedules_read_the_record_and_request_only_what_is_not_loaded(
+    fx: dict[str, Any],
+) -> None:
+    """After the test above: every day loaded, places.csv changed since its load."""
+    daily = f"ingest_{SOURCE}_daily_schedule"
+    for at in (
+        dt.datetime(2021, 3, 3, 6, tzinfo=dt.UTC),
+        dt.datetime(2021, 3, 4, 6, tzinfo=dt.UTC),
+    ):
+        data = schedule_tick(fx, daily, at)
+        assert data.run_requests == []
+        assert "already loaded" in data.skip_message, data.skip_message
+
+    others = f"ingest_{SOURCE}_schedule"
+    data = schedule_tick(fx, others, dt.datetime(2021, 3, 4, 6, tzinfo=dt.UTC))
+    assert len(data.run_requests) == 1  # places.csv changed: one run
+    assert materialize(fx, PLACES).success
+    data = schedule_tick(fx, others, dt.datetime(2021, 3, 5, 6, tzinfo=dt.UTC))
+    assert data.run_requests == []
+    assert data.skip_message == "all 1 landing file(s) already loaded"
+
+    # a new day's file: the daily schedule requests that day
+    write_day(fx["landing"], START + dt.timedelta(days=2), range(6, 10))
+    data = schedule_tick(fx, daily, dt.datetime(2021, 3, 4, 6, tzinfo=dt.UTC))
+    assert [r.partition_key for r in data.run_requests] == ["2021-03-03"]
+    assert materialize(fx, EVENTS, "2021-03-03").success
 
 
 def test_a_window_with_files_and_no_rows_in_it_fails_naming_window_and_files(

@@ -99,7 +99,9 @@ def _dlt_multi_asset(
             context.log.info(f"loading {source} {names} for [{window[0]}, {window[1]})")
         # built at run time: they read the current environment; a window gets its own pipeline
         run_source = limit_rows(
-            pipeline.build_source(source, list(tables), window=window, tables=names),
+            pipeline.build_source(
+                source, list(tables), window=window, tables=names, reload=config.full_refresh
+            ),
             config.limit,
         )
         run_pipeline = destination.make_pipeline(source, window=window)

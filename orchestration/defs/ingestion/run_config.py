@@ -3,8 +3,9 @@
     {"ops": {"dlt_jaffle_shop": {"config": {"limit": 100, "full_refresh": true}}}}
 
 `limit` loads at most that many rows per table (a sample run); `full_refresh` drops the
-tables and their dlt state first and loads everything again (unpartitioned tables only: a day
-of a partitioned table is reloaded by re-running its partition).
+tables and their dlt state first and reads every file again, also those the loaded-files record
+holds (unpartitioned tables only; a run of a partition reads the day's files the record does not
+hold: a changed file is read again, an unchanged one is not).
 """
 
 from __future__ import annotations
