@@ -269,8 +269,8 @@ def _materialize(
     select: str | None,
     full: bool = False,
 ) -> MaterializeResult:
-    rebuilt = stages.run("dbt manifest", "dbt manifest", prepare_manifest)
-    say("      re-parsed (dbt parse)" if rebuilt else "      up to date (reused)")
+    rebuilt = stages.run("dbt manifest", "dbt manifest", lambda: prepare_manifest(compile_sql=True))
+    say("      re-compiled (dbt compile)" if rebuilt else "      up to date (reused)")
 
     end = replay_partitions_end(landing_dir)
     if end:

@@ -66,8 +66,8 @@ def dev_command(
     end = replay_partitions_end(Path(settings().paths.landing_dir))
     if end:
         say(f"==> daily partitions end before {end} (the demo data's last day + 1)")
-    if prepare_manifest():  # once, here: run and step processes only read it
-        say("==> dbt manifest re-parsed (dbt parse)")
+    if prepare_manifest(compile_sql=True):  # once, here: run and step processes only read it
+        say("==> dbt manifest re-compiled (dbt compile)")
     url = f"http://{host}:{port}"
     say(f"==> dg dev: code location {CODE_LOCATION}, DAGSTER_HOME {home}")
     say(f"\n    Dagster UI: {url}\n    (Ctrl-C stops Dagster)\n")

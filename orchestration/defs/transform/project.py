@@ -1,7 +1,8 @@
 """The dbt project and its manifest: prepared once, only read where definitions load.
 
 `prepare_manifest` runs `dbt parse` when the manifest is missing or older than a project file
-(the one staleness rule); `elt dev` and `elt demo` call it when they start, and the image build
+(the one staleness rule); `elt dev` and `elt demo` call it when they start, with the warehouse
+up, as `dbt compile` (the asset descriptions then show compiled SQL), and the image build
 runs `dagster-dbt project prepare-and-package --file orchestration/defs/transform/project.py`
 (which prepares `DBT_PROJECT` below). Loading definitions (code server, run and step processes)
 never parses: concurrent runs only read the manifest.
@@ -72,15 +73,19 @@ def stale_inputs(project_dir: Path, profiles_dir: Path) -> list[Path]:
     ]
 
 
-def prepare_manifest(project_dir: Path | None = None, profiles_dir: Path | None = None) -> bool:
-    """Run `dbt parse` if the manifest is missing or stale; True if it was (re)built."""
+def prepare_manifest(
+    project_dir: Path | None = None, profiles_dir: Path | None = None, *, compile_sql: bool = False
+) -> bool:
+    """Run `dbt parse` (or `dbt compile` with `compile_sql`: it needs the warehouse, and the
+    manifest then holds each model's compiled SQL for the asset descriptions) if the manifest
+    is missing or stale; True if it was (re)built."""
     project_dir = project_dir or settings().project.dbt_project_dir
     profiles_dir = profiles_dir or settings().project.dbt_profiles_dir
     if not stale_inputs(project_dir, profiles_dir):
         return False
     command = [
         dbt_executable(),
-        "parse",
+        "compile" if compile_sql else "parse",
         "--quiet",
         "--project-dir",
         str(project_dir),
@@ -89,7 +94,7 @@ def prepare_manifest(project_dir: Path | None = None, profiles_dir: Path | None 
     ]
     done = subprocess.run(command, capture_output=True, text=True, check=False)
     if done.returncode != 0:
-        raise RuntimeError(f"dbt parse failed:\n{done.stdout}{done.stderr}")
+        raise RuntimeError(f"dbt {command[1]} failed:\n{done.stdout}{done.stderr}")
     manifest_path(project_dir).touch()  # partial parse may leave the file's time unchanged
     return True
 

@@ -1,0 +1,40 @@
+"""`elt dev` / `elt demo` prepare the manifest with `dbt compile` against the running warehouse:
+the dbt assets' descriptions then show the SQL dbt runs, not the Jinja as written."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from orchestration.defs.transform.project import prepare_manifest
+from orchestration.factory import build_definitions
+from orchestration.inputs import ProjectPaths
+
+pytestmark = [pytest.mark.integration, pytest.mark.example]  # the shipped dbt project
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def test_a_compiled_manifest_gives_compiled_sql_descriptions(
+    warehouse: Any, tmp_path: Path
+) -> None:
+    dbt = tmp_path / "dbt"
+    shutil.copytree(ROOT / "dbt_project", dbt, ignore=shutil.ignore_patterns("target", "logs"))
+    assert prepare_manifest(dbt, ROOT, compile_sql=True)
+    assert not prepare_manifest(dbt, ROOT, compile_sql=True)  # fresh: not compiled again
+
+    repo = build_definitions(ProjectPaths(dbt_project_dir=dbt)).get_repository_def()
+    descriptions = {
+        key.to_user_string(): repo.asset_graph.get(key).description or ""
+        for key in repo.asset_graph.get_all_asset_keys()
+        if key.path[0] in ("staging", "intermediate", "marts")
+    }
+    assert descriptions
+    for name, text in descriptions.items():
+        assert "#### Compiled SQL" in text, name
+        assert "{{" not in text and "{%" not in text, name
+    # a ref() resolved to the ClickHouse relation it reads
+    assert "`staging`.`stg_jaffle_shop__stores`" in descriptions["marts/locations"]
