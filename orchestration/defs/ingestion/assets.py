@@ -100,7 +100,11 @@ def _dlt_multi_asset(
         # built at run time: they read the current environment; a window gets its own pipeline
         run_source = limit_rows(
             pipeline.build_source(
-                source, list(tables), window=window, tables=names, reload=config.full_refresh
+                source,
+                list(tables),
+                window=window,
+                tables=names,
+                reload=config.reads_loaded_files,
             ),
             config.limit,
         )

@@ -2,10 +2,11 @@
 
     {"ops": {"dlt_jaffle_shop": {"config": {"limit": 100, "full_refresh": true}}}}
 
-`limit` loads at most that many rows per table (a sample run); `full_refresh` drops the
-tables and their dlt state first and reads every file again, also those the loaded-files record
-holds (unpartitioned tables only; a run of a partition reads the day's files the record does not
-hold: a changed file is read again, an unchanged one is not).
+`limit` loads at most that many rows per table (a sample run). A run reads only the landing
+files whose version the loaded-files record does not hold yet (a changed file is read again, an
+unchanged one is not); `reload` reads the run's files (its window's, for a partition) again all
+the same, e.g. after the raw table lost rows. `full_refresh` drops the tables and their dlt state
+first and reads every file again (unpartitioned tables only).
 """
 
 from __future__ import annotations
@@ -20,9 +21,16 @@ class IngestionConfig(dg.Config):
     limit: int | None = Field(
         None, ge=1, description="Load at most this many rows per table (none: all)."
     )
+    reload: bool = Field(
+        False, description="Read the run's files again, also those already loaded."
+    )
     full_refresh: bool = Field(
         False, description="Drop the tables and their load state, then load everything again."
     )
+
+    @property
+    def reads_loaded_files(self) -> bool:
+        return self.reload or self.full_refresh
 
     def run_kwargs(self, partitioned: bool) -> dict[str, Any]:
         """Extra `pipeline.run` arguments (dlt's `refresh`)."""
