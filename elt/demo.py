@@ -28,6 +28,7 @@ from dagster._core.storage.asset_check_execution_record import (
 from core.clickhouse import clickhouse_client
 from core.settings import settings
 from elt.console import worker_output_to
+from elt.example import example_present
 from elt.materialize import MaterializeResult, RunOutcome, ingestion_first, materialize_all
 from elt.summary import MART_DATABASE, render_summary, table_counts
 from elt.uptodate import UpToDate
@@ -441,6 +442,13 @@ def demo_command(
     ),
 ) -> None:
     """The main job end to end: endpoint, landing data, every asset through Dagster, summary."""
+    if not example_present():
+        say(
+            "elt demo runs the Jaffle Shop example, which this project removed "
+            "(`elt example remove`). Load your own sources with `elt schema load <source>` "
+            "and materialize them in `make dev`."
+        )
+        raise typer.Exit(code=2)
     try:
         report = run_demo(
             years=years, until=_parse_date(until), skip_dbt=skip_dbt, select=select, full=full

@@ -27,6 +27,8 @@ from pathlib import Path
 import pytest
 from deploy_helpers import DEPLOY
 
+pytestmark = pytest.mark.example  # uses the shipped Jaffle Shop example
+
 SCRIPT = DEPLOY / "clickhouse" / "bootstrap.sh"
 PASSWORDS = {
     "CLICKHOUSE_LOADER_PASSWORD": "l0ader-'quote\"-$HOME",

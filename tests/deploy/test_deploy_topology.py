@@ -22,6 +22,8 @@ from pathlib import Path
 import pytest
 from deploy_helpers import DEPLOY, REPO, dagster_env
 
+pytestmark = pytest.mark.example  # uses the shipped Jaffle Shop example
+
 BIN = Path(sys.executable).parent
 JOB = "ingest_jaffle_shop"
 ASSET = ["raw", "jaffle_shop", "stores"]

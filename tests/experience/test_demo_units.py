@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
-import datetime as dt
 import os
 import socket
 from pathlib import Path
 
 import dagster as dg
 
-from elt.demo import landed_days, replay_partitions_end
-from elt.dev import dagster_dev_command, dagster_env, port_is_free
+from elt.demo import landed_days
+from elt.dev import dagster_dev_command, port_is_free
 from elt.materialize import stage_name
 from elt.summary import TableCount, is_data_table, render_load, render_summary, seconds
 from ingestion.schema import TableSpec, parse_table_file
@@ -127,17 +126,6 @@ def test_dev_binds_loopback_and_detects_a_busy_port() -> None:
         port = busy.getsockname()[1]
         assert not port_is_free("127.0.0.1", port)
     assert port_is_free("127.0.0.1", port)
-
-
-def test_replayed_data_ends_the_daily_partitions(tmp_path: Path, monkeypatch) -> None:
-    monkeypatch.delenv("ELT_PARTITIONS_END_DATE", raising=False)
-    (tmp_path / "jaffle_shop" / "orders").mkdir(parents=True)
-    (tmp_path / "jaffle_shop" / "orders" / "2018-09-04.csv").write_text("x\n")
-    assert replay_partitions_end(tmp_path) == dt.date(2018, 9, 5)  # exclusive end
-    assert "ELT_PARTITIONS_END_DATE" not in os.environ  # passed on explicitly, not exported
-    assert dagster_env(tmp_path, dt.date(2018, 9, 5))["ELT_PARTITIONS_END_DATE"] == "2018-09-05"
-    monkeypatch.setenv("ELT_PARTITIONS_END_DATE", "2019-01-01")
-    assert replay_partitions_end(tmp_path) == dt.date(2019, 1, 1)  # an explicit setting wins
 
 
 def test_load_report_shows_committed_rejected_late_and_failed_files() -> None:

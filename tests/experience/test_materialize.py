@@ -13,6 +13,8 @@ import pytest
 
 from elt.materialize import materialize_all, partition_range, plan_runs
 
+pytestmark = pytest.mark.example  # uses the shipped Jaffle Shop example
+
 DAILY = dg.DailyPartitionsDefinition(start_date="2018-09-01", end_date="2018-09-11")
 SINGLE_RUN = dg.BackfillPolicy.single_run()
 

@@ -11,7 +11,7 @@ import yaml
 
 from .conftest import BIN, ROOT, Project, make_project
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.example]  # uses the shipped Jaffle Shop example
 
 SAMPLE = """id,product_sku,customer_id,stars,body,reviewed_at
 r1,JAF-001,c1,5,Great jaffle,2018-09-01T10:00:00

@@ -8,17 +8,11 @@ location's definitions pass there unchanged.
 
 from __future__ import annotations
 
-import os
-import shutil
-import subprocess
-import sys
-from pathlib import Path
-
 import pytest
 
-from .conftest import BIN, ROOT
+from .project_copy import copy_project, runner
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.example]  # uses the shipped Jaffle Shop example
 
 # the tests that read ingestion/schemas/ and dbt_project/ as a whole
 SUITE = [
@@ -34,40 +28,11 @@ SAMPLE = """widget_id,region,updated_at
 """
 
 
-def _project_files() -> list[str]:
-    """The project's files as git sees them (tracked and new, not ignored)."""
-    listed = subprocess.run(
-        ["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"],
-        cwd=ROOT,
-        capture_output=True,
-        check=True,
-    ).stdout
-    return [name for name in listed.decode().split("\0") if name and (ROOT / name).is_file()]
-
-
-def copy_project(target: Path) -> Path:
-    for name in _project_files():
-        (target / name).parent.mkdir(parents=True, exist_ok=True)
-        shutil.copy2(ROOT / name, target / name)
-    return target
-
-
 @pytest.fixture(scope="module")
 def with_second_source(tmp_path_factory: pytest.TempPathFactory):
     base = tmp_path_factory.mktemp("second-source")
     copy = copy_project(base / "project")
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("ELT_", "CLICKHOUSE_"))}
-    env.update({"PATH": f"{BIN}{os.pathsep}{env.get('PATH', '')}", "ELT_HOME": str(base / "home")})
-
-    def run(*argv: str, timeout: float = 600) -> subprocess.CompletedProcess[str]:
-        # cwd = the copy, so `-m`/`-c` import the copy's packages, not the checkout's
-        return subprocess.run(
-            [sys.executable, *argv], cwd=copy, env=env, capture_output=True, text=True,
-            timeout=timeout, stdin=subprocess.DEVNULL,
-        )  # fmt: skip
-
-    def elt(*args: str) -> subprocess.CompletedProcess[str]:
-        return run("-c", "from elt.cli import app; app()", *args)
+    run, elt = runner(copy, base / "home")
 
     sample = base / "widgets.csv"
     sample.write_text(SAMPLE)

@@ -30,3 +30,12 @@ def copy_jaffle_schemas(target: Path, source: str) -> Path:
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
 FIXTURE_SCHEMAS = FIXTURES / "schemas"  # the framework's own fixture sources (see its README)
 FIXTURE_LANDING = FIXTURES / "landing"
+
+
+def copy_fixture_schemas(target: Path, source: str) -> Path:
+    """The framework's fixture source (tests/fixtures/schemas/fixture_shop) under another name."""
+    folder = target / source
+    folder.mkdir(parents=True, exist_ok=True)
+    for path in (FIXTURE_SCHEMAS / "fixture_shop").glob("*.yml"):
+        shutil.copy(path, folder / path.name)
+    return target

@@ -9,7 +9,7 @@ from pathlib import Path
 import dlt
 import pyarrow as pa
 import pytest
-from ingestion_helpers import write_yaml
+from ingestion_helpers import FIXTURE_SCHEMAS, write_yaml
 
 from ingestion.conform import SchemaDriftError
 from ingestion.ddl import create_rejected_table_sql, create_table_sql
@@ -86,24 +86,25 @@ def _read(
 
 
 def test_column_hints_carry_types_keys_and_cursor() -> None:
-    orders = next(s for s in load_schemas() if s.name == "orders")
+    orders = next(s for s in load_schemas(FIXTURE_SCHEMAS) if s.name == "orders")
     hints = column_hints(orders)
-    assert hints["id"] == {
-        "name": "id",
-        "data_type": "text",
+    assert hints["order_id"] == {
+        "name": "order_id",
+        "data_type": "bigint",
+        "precision": 32,
         "nullable": False,
         "description": "Order id.",
         "primary_key": True,
     }
     assert hints["ordered_at"]["incremental"] is True
     assert hints["ordered_at"]["data_type"] == "timestamp"
-    assert hints["subtotal"]["precision"] == 64
+    assert hints["amount_cents"]["precision"] == 64
     # merge by the engine: dlt appends, ReplacingMergeTree(_ingested_at) keeps the newest version
     assert orders.resolved_merge_strategy == "engine" and orders.dlt_write_disposition == "append"
     assert "dedup_sort" not in hints["_ingested_at"]
     assert clickhouse_hints(orders) == {
         "table_engine_type": "replacing_merge_tree",
-        "sort": ["id"],
+        "sort": ["order_id"],
         "partition": "toYYYYMM(ordered_at)",
     }
     exact = orders.model_copy(update={"merge_strategy": "delete-insert"})
@@ -113,19 +114,18 @@ def test_column_hints_carry_types_keys_and_cursor() -> None:
 
 
 def test_source_has_one_resource_per_table_with_hints(tmp_path: Path) -> None:
-    specs = load_schemas()
-    source = dlt_source("jaffle_shop", specs, tmp_path)
-    assert source.name == "jaffle_shop"
-    assert sorted(source.resources) == sorted(
-        ["customers", "items", "orders", "products", "stores", "supplies", "tweets"]
-    )
+    specs = load_schemas(FIXTURE_SCHEMAS)
+    source = dlt_source("fixture_shop", specs, tmp_path)
+    assert source.name == "fixture_shop"
+    assert sorted(source.resources) == ["customers", "events", "orders", "stock"]
     orders = source.resources["orders"]
     assert orders.write_disposition == "append"  # merge strategy "engine"
     table = orders.compute_table_schema()
     assert table["x-clickhouse-partition"] == "toYYYYMM(ordered_at)"
-    assert table["x-clickhouse-sort"] == ["id"]
-    assert table["columns"]["id"]["primary_key"] is True
-    assert source.resources["tweets"].write_disposition == "append"
+    assert table["x-clickhouse-sort"] == ["order_id"]
+    assert table["columns"]["order_id"]["primary_key"] is True
+    stock = source.resources["stock"].compute_table_schema()  # a composite key
+    assert [c for c, v in stock["columns"].items() if v.get("primary_key")] == ["store_id", "sku"]
     with pytest.raises(ValueError, match="no schema declares source"):
         dlt_source("nope", specs, tmp_path)
 

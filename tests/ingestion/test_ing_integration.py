@@ -24,7 +24,7 @@ from ingestion.landing import publish
 from ingestion.pipeline import daily_window, make_pipeline, run_source
 from ingestion.schema import load_schemas
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.example]  # uses the shipped Jaffle Shop example
 
 TABLES = ["customers", "items", "orders", "products", "stores", "supplies", "tweets"]
 

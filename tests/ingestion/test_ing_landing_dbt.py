@@ -22,6 +22,8 @@ from ingestion.infer import draft_yaml, infer_type
 from ingestion.landing import publish
 from ingestion.schema import SCHEMAS_DIR, load_schemas, parse_table_file
 
+pytestmark = pytest.mark.example  # uses the shipped Jaffle Shop example
+
 runner = CliRunner()
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from pathlib import Path
 
-from ingestion_helpers import copy_jaffle_schemas, write_yaml
+from ingestion_helpers import FIXTURE_SCHEMAS, copy_fixture_schemas, write_yaml
 
 from ingestion.ddl import create_rejected_table_sql, create_table_sql
 from ingestion.layout import clickhouse_hints, engine_clause
@@ -21,13 +21,14 @@ from ingestion.schema import load_schemas, parse_table_file, validate_dir
 
 
 def _orders():
-    return next(s for s in load_schemas() if s.name == "orders")
+    return next(s for s in load_schemas(FIXTURE_SCHEMAS) if s.name == "orders")
 
 
 def test_build_source_and_pipeline_touch_no_network(tmp_path: Path, monkeypatch) -> None:
     monkeypatch.setenv("CLICKHOUSE_HOST", "203.0.113.1")  # unroutable: a connection would hang
-    source = build_source("jaffle_shop", landing_dir=tmp_path / "none", tables=["orders", "items"])
-    assert sorted(source.resources) == ["items", "orders"]
+    specs = load_schemas(FIXTURE_SCHEMAS)
+    source = build_source("fixture_shop", specs, tmp_path / "none", tables=["orders", "stock"])
+    assert sorted(source.resources) == ["orders", "stock"]
     day = daily_window(dt.date(2018, 9, 3))
     assert day == (
         dt.datetime(2018, 9, 3, tzinfo=dt.UTC),
@@ -64,13 +65,13 @@ def test_cluster_mode_uses_replicated_engines() -> None:
     assert engine_clause(orders, replicated=True) == "ReplicatedReplacingMergeTree(`_ingested_at`)"
     assert "ENGINE = ReplicatedReplacingMergeTree" in create_table_sql(orders, "raw", True)
     assert "ReplicatedReplacingMergeTree(`rejected_at`)" in create_rejected_table_sql(
-        "jaffle_shop", "raw", replicated=True
+        "fixture_shop", "raw", replicated=True
     )
     assert clickhouse_hints(orders, replicated=True)["table_engine_type"] == "replicated_merge_tree"
 
 
 def test_elt_schemas_dir_is_honoured(tmp_path: Path, monkeypatch) -> None:
-    copy_jaffle_schemas(tmp_path, "other_shop")
+    copy_fixture_schemas(tmp_path, "other_shop")
     monkeypatch.setenv("ELT_SCHEMAS_DIR", str(tmp_path))
     specs, errors = validate_dir()
     assert errors == [] and {s.source for s in specs} == {"other_shop"}
@@ -80,7 +81,7 @@ def test_fast_and_located_parsing_agree(tmp_path: Path) -> None:
     """The C-loader happy path returns the same spec the located (ruamel) path would."""
     from ingestion import schema
 
-    path = copy_jaffle_schemas(tmp_path, "s") / "s" / "orders.yml"
+    path = copy_fixture_schemas(tmp_path, "s") / "s" / "orders.yml"
     fast = parse_table_file(path)
     slow_doc = schema._read_yaml(path)
     slow = schema.TableSpec.model_validate({**schema._plain(slow_doc), "source": "s", "path": path})

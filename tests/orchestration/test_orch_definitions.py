@@ -21,6 +21,8 @@ from ingestion.schema import load_schemas
 from orchestration.factory import build_definitions
 from orchestration.inputs import ProjectPaths
 
+pytestmark = pytest.mark.example  # uses the shipped Jaffle Shop example
+
 EXAMPLE = "jaffle_shop"  # the shipped example source
 FIXTURE_SCHEMAS = Path(__file__).resolve().parents[1] / "fixtures" / "schemas"
 RAW = ["customers", "items", "orders", "products", "stores", "supplies", "tweets"]

@@ -22,7 +22,7 @@ import pytest
 from dagster._core.instance.ref import InstanceRef
 from orch_support import REPOSITORIES, dg_dev, graphql, materialize_command, query
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.example]  # uses the shipped Jaffle Shop example
 
 ROOT = Path(__file__).resolve().parents[2]
 SELECTION = [["raw", "jaffle_shop", "stores"], ["staging", "stg_jaffle_shop__stores"]]

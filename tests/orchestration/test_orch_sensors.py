@@ -13,6 +13,8 @@ from orchestration.defs.automation.failures import (
     report_failed_assets,
 )
 
+pytestmark = pytest.mark.example  # uses the shipped Jaffle Shop example
+
 
 @pytest.fixture
 def landing_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:

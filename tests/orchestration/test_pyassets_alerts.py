@@ -18,7 +18,7 @@ from orchestration.defs.alerts.webhook import WEBHOOK_ENV, WEBSERVER_ENV, Alert,
 from orchestration.defs.analytics.definitions import build_analytics_defs
 from orchestration.defs.resources import clickhouse_resource
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.example]  # uses the shipped Jaffle Shop example
 
 
 class Receiver:

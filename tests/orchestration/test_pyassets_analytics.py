@@ -24,7 +24,7 @@ from orchestration.defs.analytics.forecast import forecast_revenue
 from orchestration.defs.analytics.rfm import quartile_scores, rfm_segments
 from orchestration.defs.analytics.tables import DeclaredTable
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.example]  # uses the shipped Jaffle Shop example
 
 # (order_id, customer_id, order_total, day): c1 4 orders/40 last 09-07, c2 1/5 last 09-06,
 # c3 2/30 last 09-01, c4 3/12 last 09-03

@@ -21,7 +21,7 @@ from orchestration.defs.clickhouse import Relation
 from orchestration.defs.maintenance.plan import MaintenanceConfig, plan_maintenance
 from orchestration.defs.maintenance.state import TableState
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.example]  # uses the shipped Jaffle Shop example
 
 ROOT = Path(__file__).resolve().parents[2]
 PARTS = 12

@@ -17,7 +17,7 @@ from orch_support import materialize_command, query
 from pyassets_support import fresh_stack, run_assets
 from pydantic import ValidationError
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.example]  # uses the shipped Jaffle Shop example
 
 ROOT = Path(__file__).resolve().parents[2]
 CUSTOMERS = dg.AssetKey(["raw", "jaffle_shop", "customers"])
