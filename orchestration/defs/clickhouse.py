@@ -1,13 +1,16 @@
 """ClickHouse facts Dagster shows and checks: rows, size and partitions from `system.parts`,
-and duplicate keys under FINAL. SQL builders are pure; the `fetch_*` helpers take a client."""
+and duplicate keys under FINAL. SQL builders are pure; the `fetch_*` helpers take a
+clickhouse-driver `Client` (`ClickhouseResource.get_connection()`), `query_rows` the resource."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+import datetime as dt
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import dagster as dg
+from dagster_clickhouse import ClickhouseResource
 
 from core.identifiers import validate_identifier
 from core.settings import settings
@@ -25,6 +28,15 @@ from system.parts
 where active and (database, table) in ({relations})
 group by database, table
 """
+
+
+def query_rows(
+    clickhouse: ClickhouseResource, sql: str, params: Mapping[str, Any] | None = None
+) -> list[tuple]:
+    """The rows of one query on a connection of its own; `params` fill `%(name)s` placeholders
+    (clickhouse-driver substitutes them client-side, quoted)."""
+    with clickhouse.get_connection() as client:
+        return client.execute(sql, params)
 
 
 @dataclass(frozen=True)
@@ -86,30 +98,40 @@ def fetch_table_stats(client: Any, relations: Iterable[Relation]) -> dict[Relati
     wanted = ", ".join(f"('{r.database}', '{r.table}')" for r in relations)
     if not wanted:
         return {}
-    result = client.query(PARTS_SQL.format(relations=wanted))
     return {
         Relation(db, table): TableStats(int(rows), int(size), int(parts_p), int(parts))
-        for db, table, rows, size, parts_p, parts in result.result_rows
+        for db, table, rows, size, parts_p, parts in client.execute(
+            PARTS_SQL.format(relations=wanted)
+        )
     }
 
 
 def final_count_sql(relation: Relation, column: str | None = None) -> str:
-    """Rows under FINAL; with `column`, those in the window {start:DateTime64}..{end} only."""
+    """Rows under FINAL; with `column`, those in the window %(start)s..%(end)s (UTC) only."""
     sql = f"select count() from {relation.sql} final"
     if column is not None:
         col = f"`{validate_identifier(column, field='partition column')}`"
-        window = "{start:DateTime64(6, 'UTC')}", "{end:DateTime64(6, 'UTC')}"
-        sql += f" where {col} >= {window[0]} and {col} < {window[1]}"
+        start, end = "toDateTime64(%(start)s, 6, 'UTC')", "toDateTime64(%(end)s, 6, 'UTC')"
+        sql += f" where {col} >= {start} and {col} < {end}"
     return sql
+
+
+def utc_text(value: dt.datetime) -> str:
+    """A datetime as UTC text with microseconds (clickhouse-driver would send a datetime in the
+    server's time zone, to the second)."""
+    if value.tzinfo is None:
+        raise ValueError(f"window bound {value} has no time zone")
+    return value.astimezone(dt.UTC).strftime("%Y-%m-%d %H:%M:%S.%f")
 
 
 def fetch_final_count(
     client: Any, relation: Relation, column: str | None = None, window: Any = None
 ) -> int:
     """Rows of `relation` under FINAL (in the half-open `window` of `column` when given)."""
-    parameters = {"start": window[0], "end": window[1]} if column is not None else {}
-    result = client.query(final_count_sql(relation, column), parameters=parameters)
-    return int(result.result_rows[0][0])
+    params = None
+    if column is not None:
+        params = {"start": utc_text(window[0]), "end": utc_text(window[1])}
+    return int(client.execute(final_count_sql(relation, column), params)[0][0])
 
 
 def duplicate_keys_sql(relation: Relation, key_columns: Sequence[str]) -> str:
@@ -119,7 +141,11 @@ def duplicate_keys_sql(relation: Relation, key_columns: Sequence[str]) -> str:
 
 
 def fetch_duplicate_keys(client: Any, relation: Relation, key_columns: Sequence[str]) -> int:
-    return int(client.query(duplicate_keys_sql(relation, key_columns)).result_rows[0][0])
+    return int(client.execute(duplicate_keys_sql(relation, key_columns))[0][0])
+
+
+def table_exists(client: Any, relation: Relation) -> bool:
+    return int(client.execute(f"exists table {relation.sql}")[0][0]) == 1
 
 
 def _human_bytes(size: int) -> str:

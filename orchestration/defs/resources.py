@@ -1,62 +1,34 @@
-"""Resources: ClickHouse (clickhouse-connect), dbt CLI and dlt, configured from the environment.
+"""Resources: ClickHouse (dagster-clickhouse's `ClickhouseResource`, native protocol), dbt CLI
+and dlt, configured from the environment.
 
-Every setting is a `dg.EnvVar` when the variable is set (so the UI shows where it comes from) and
-falls back to the local endpoint's default otherwise (127.0.0.1:8123, user default).
+Every ClickHouse setting is a `dg.EnvVar` when the variable is set (so the UI shows where it
+comes from) and falls back to the local endpoint's default otherwise (127.0.0.1:9000, user
+default). `secure` is a bool field and Dagster has no bool `EnvVar`: it is read from
+CLICKHOUSE_SECURE when the definitions load.
 """
 
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
-from contextlib import contextmanager
 from typing import Any
 
-import clickhouse_connect
 import dagster as dg
+from dagster_clickhouse import ClickhouseResource
 from dagster_dbt import DbtCliResource, DbtProject
 from dagster_dlt import DagsterDltResource
-from pydantic import Field
 
+from core.settings import WarehouseSettings
 from orchestration.defs.transform.project import dbt_executable
 from orchestration.inputs import location_inputs
 
 DEFAULTS = {
     "CLICKHOUSE_HOST": "127.0.0.1",
-    "CLICKHOUSE_HTTP_PORT": "8123",
     "CLICKHOUSE_USER": "default",
     "CLICKHOUSE_PASSWORD": "",
     "CLICKHOUSE_SECURE": "false",
 }
-
-
-class ClickHouseResource(dg.ConfigurableResource):
-    """A clickhouse-connect client factory for checks and materialization metadata."""
-
-    host: str = Field(default="127.0.0.1", description="CLICKHOUSE_HOST")
-    http_port: int = Field(default=8123, description="CLICKHOUSE_HTTP_PORT")
-    user: str = Field(default="default", description="CLICKHOUSE_USER")
-    password: str = Field(default="", description="CLICKHOUSE_PASSWORD")
-    secure: str = Field(default="false", description="CLICKHOUSE_SECURE (true/false)")
-
-    @contextmanager
-    def get_client(self) -> Iterator[Any]:
-        client = clickhouse_connect.get_client(
-            host=self.host,
-            port=self.http_port,
-            username=self.user,
-            password=self.password,
-            secure=self.secure.strip().lower() in ("1", "true", "yes"),
-            # the embedded endpoint does not need sessions; keeps clients independent per thread
-            autogenerate_session_id=False,
-        )
-        try:
-            yield client
-        finally:
-            client.close()
-
-    def query_rows(self, sql: str, parameters: dict[str, Any] | None = None) -> list[tuple]:
-        with self.get_client() as client:
-            return list(client.query(sql, parameters=parameters or {}).result_rows)
+TCP_PORT = "CLICKHOUSE_TCP_PORT"
+TCP_PORT_DEFAULT = WarehouseSettings.model_fields["tcp_port"].default
 
 
 def _env(name: str) -> Any:
@@ -64,17 +36,25 @@ def _env(name: str) -> Any:
     return dg.EnvVar(name) if os.environ.get(name) else DEFAULTS[name]
 
 
-def clickhouse_resource() -> ClickHouseResource:
-    port_name = "CLICKHOUSE_HTTP_PORT"
-    return ClickHouseResource(
-        host=_env("CLICKHOUSE_HOST"),
-        http_port=dg.EnvVar.int(port_name)
-        if os.environ.get(port_name)
-        else int(DEFAULTS[port_name]),
-        user=_env("CLICKHOUSE_USER"),
-        password=_env("CLICKHOUSE_PASSWORD"),
-        secure=_env("CLICKHOUSE_SECURE"),
-    )
+def clickhouse_config() -> dict[str, Any]:
+    """host, port, user, password, secure and database of the native connection: the
+    `ClickhouseResource`'s and the analytics IO manager's."""
+    secure = os.environ.get("CLICKHOUSE_SECURE") or DEFAULTS["CLICKHOUSE_SECURE"]
+    return {
+        "host": _env("CLICKHOUSE_HOST"),
+        "port": dg.EnvVar.int(TCP_PORT) if os.environ.get(TCP_PORT) else TCP_PORT_DEFAULT,
+        "user": _env("CLICKHOUSE_USER"),
+        "password": _env("CLICKHOUSE_PASSWORD"),
+        "secure": secure.strip().lower() in ("1", "true", "yes"),
+        # every query names its database; the resource's default (None) fails in
+        # clickhouse-driver's handshake, so the connection's database is the server's `default`
+        "database": "default",
+    }
+
+
+def clickhouse_resource() -> ClickhouseResource:
+    """The `clickhouse` resource of every asset, check and op that queries ClickHouse."""
+    return ClickhouseResource(**clickhouse_config())
 
 
 def build_resources(dbt_project: DbtProject) -> dict[str, Any]:

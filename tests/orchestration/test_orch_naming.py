@@ -6,12 +6,14 @@ import datetime as dt
 
 import dagster as dg
 import pytest
+from dagster_clickhouse import ClickhouseResource
 
 from ingestion.readers import file_day
 from orchestration.defs import naming
-from orchestration.defs.clickhouse import Relation, duplicate_keys_sql
+from orchestration.defs.clickhouse import Relation, duplicate_keys_sql, final_count_sql, utc_text
 from orchestration.defs.partitions import window_vars
 from orchestration.defs.quality.clickhouse_checks import replacing_key
+from orchestration.defs.resources import clickhouse_resource
 
 
 def _model(fqn: list[str], resource_type: str = "model") -> dict:
@@ -152,3 +154,49 @@ def test_failed_nodes_ignores_other_steps_tests() -> None:
         "model.p.broken",
         "test.p.mine",
     ]
+
+
+def test_clickhouse_resource_reads_the_environment_when_it_runs(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    for name in ("CLICKHOUSE_HOST", "CLICKHOUSE_TCP_PORT", "CLICKHOUSE_USER", "CLICKHOUSE_SECURE"):
+        monkeypatch.delenv(name, raising=False)
+    assert (clickhouse_resource().host, clickhouse_resource().port) == ("127.0.0.1", 9000)
+
+    monkeypatch.setenv("CLICKHOUSE_HOST", "ch.internal")
+    monkeypatch.setenv("CLICKHOUSE_TCP_PORT", "19440")
+    monkeypatch.setenv("CLICKHOUSE_USER", "dagster")
+    monkeypatch.setenv("CLICKHOUSE_SECURE", "true")
+    seen = {}
+
+    @dg.asset
+    def probe(clickhouse: ClickhouseResource) -> None:
+        seen.update(
+            host=clickhouse.host,
+            port=clickhouse.port,
+            user=clickhouse.user,
+            secure=clickhouse.secure,
+            database=clickhouse.database,
+        )
+
+    resource = clickhouse_resource()
+    assert isinstance(resource.host, dg.EnvVar)  # the UI shows where the value comes from
+    assert dg.materialize([probe], resources={"clickhouse": resource}).success
+    assert seen == {
+        "host": "ch.internal",
+        "port": 19440,
+        "user": "dagster",
+        "secure": True,
+        "database": "default",
+    }
+
+
+def test_window_bounds_are_sent_as_utc_text_with_microseconds() -> None:
+    plus2 = dt.timezone(dt.timedelta(hours=2))
+    assert utc_text(dt.datetime(2024, 1, 2, 1, 0, 0, 5, tzinfo=plus2)) == (
+        "2024-01-01 23:00:00.000005"
+    )
+    with pytest.raises(ValueError, match="no time zone"):
+        utc_text(dt.datetime(2024, 1, 1))
+    sql = final_count_sql(Relation("raw", "s___events"), "happened_at")
+    assert "toDateTime64(%(start)s, 6, 'UTC')" in sql and "`happened_at` <" in sql

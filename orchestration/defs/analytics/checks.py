@@ -2,8 +2,9 @@
 # no `from __future__ import annotations`: Dagster reads the resource annotations
 
 import dagster as dg
+from dagster_clickhouse import ClickhouseResource
 
-from orchestration.defs.resources import ClickHouseResource
+from orchestration.defs.clickhouse import query_rows
 
 
 def bad_rows_check(
@@ -12,8 +13,8 @@ def bad_rows_check(
     """A blocking check that passes when `sql` (one count) returns 0."""
 
     @dg.asset_check(asset=asset, name=name, description=description, blocking=True)
-    def _check(clickhouse: ClickHouseResource) -> dg.AssetCheckResult:
-        bad = int(clickhouse.query_rows(sql)[0][0])
+    def _check(clickhouse: ClickhouseResource) -> dg.AssetCheckResult:
+        bad = int(query_rows(clickhouse, sql)[0][0])
         return dg.AssetCheckResult(
             passed=bad == 0,
             metadata={

@@ -18,7 +18,6 @@ carry). So:
 
 from __future__ import annotations
 
-import os
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -29,13 +28,11 @@ from dagster._core.storage.db_io_manager import DbIOManager, DbTypeHandler, Tabl
 from dagster_clickhouse.db_client import ClickhouseDbClient
 from dagster_clickhouse_pandas import ClickhousePandasIOManager, ClickhousePandasTypeHandler
 
-from core.settings import WarehouseSettings
 from orchestration.defs.analytics.tables import INPUT_SELECT_KEY, DeclaredTable, input_sql
 from orchestration.defs.clickhouse import Relation
-from orchestration.defs.resources import DEFAULTS
+from orchestration.defs.resources import clickhouse_config
 
 IO_MANAGER_KEY = "clickhouse_io_manager"
-TCP_PORT_DEFAULT = WarehouseSettings.model_fields["tcp_port"].default
 STAGING_SUFFIX = "__staging"
 
 TABLE_SQL = "select engine, engine_full from system.tables where database = %(db)s and name = %(t)s"
@@ -152,19 +149,6 @@ class AnalyticsIOManager(ClickhousePandasIOManager):
         )
 
 
-def _env(name: str) -> Any:
-    """`dg.EnvVar(name)` if the variable is set, else the local endpoint's default."""
-    return dg.EnvVar(name) if os.environ.get(name) else DEFAULTS[name]
-
-
 def analytics_io_manager() -> AnalyticsIOManager:
-    """Native protocol to the configured ClickHouse (CLICKHOUSE_HOST, CLICKHOUSE_TCP_PORT...)."""
-    port = "CLICKHOUSE_TCP_PORT"
-    secure = os.environ.get("CLICKHOUSE_SECURE", DEFAULTS["CLICKHOUSE_SECURE"])
-    return AnalyticsIOManager(
-        host=_env("CLICKHOUSE_HOST"),
-        port=dg.EnvVar.int(port) if os.environ.get(port) else TCP_PORT_DEFAULT,
-        user=_env("CLICKHOUSE_USER"),
-        password=_env("CLICKHOUSE_PASSWORD"),
-        secure=secure.strip().lower() in ("1", "true", "yes"),
-    )
+    """Native protocol to the configured ClickHouse, as the `clickhouse` resource."""
+    return AnalyticsIOManager(**clickhouse_config())

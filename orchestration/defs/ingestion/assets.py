@@ -13,6 +13,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
 import dagster as dg
+from dagster_clickhouse import ClickhouseResource
 from dagster_dlt import DagsterDltResource, dlt_assets
 from dlt.common.schema import Schema
 from dlt.extract import DltResource, DltSource
@@ -23,7 +24,6 @@ from orchestration.defs.clickhouse import fetch_final_count, fetch_table_stats, 
 from orchestration.defs.ingestion.run_config import IngestionConfig, limit_rows
 from orchestration.defs.naming import table_key
 from orchestration.defs.partitions import Daily, distinct, suffix
-from orchestration.defs.resources import ClickHouseResource
 from orchestration.defs.translators import DltTranslator, column_schema
 
 # transient failures (endpoint restart, network): retry the ingestion step, backing off
@@ -90,7 +90,7 @@ def _dlt_multi_asset(
         context: dg.AssetExecutionContext,
         config: IngestionConfig,
         dlt: DagsterDltResource,
-        clickhouse: ClickHouseResource,
+        clickhouse: ClickhouseResource,
     ) -> Iterator[Any]:
         window = None
         if partitions_def is not None:
@@ -129,7 +129,7 @@ def _dlt_multi_asset(
             raise dg.RetryRequested(max_retries=policy.max_retries, seconds_to_wait=delay) from exc
         # rows this run committed, resumed load packages of an interrupted run included
         committed = pipeline.committed_metadata(run_pipeline, source, names)
-        with clickhouse.get_client() as client:
+        with clickhouse.get_connection() as client:
             stats = fetch_table_stats(client, [relations[r.asset_key] for r in results])
             for result in results:
                 table = by_key[result.asset_key]

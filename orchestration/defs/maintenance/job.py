@@ -13,9 +13,10 @@ import datetime as dt
 from collections.abc import Mapping, Sequence
 
 import dagster as dg
+from dagster_clickhouse import ClickhouseResource
 
 from orchestration.defs.alerts.webhook import Alert, run_url, send
-from orchestration.defs.clickhouse import Relation
+from orchestration.defs.clickhouse import Relation, query_rows
 from orchestration.defs.maintenance.plan import (
     MaintenanceConfig,
     MaintenancePlan,
@@ -23,7 +24,6 @@ from orchestration.defs.maintenance.plan import (
     report_markdown,
 )
 from orchestration.defs.maintenance.state import fetch_partitions, fetch_tables
-from orchestration.defs.resources import ClickHouseResource
 
 JOB_NAME = "clickhouse_maintenance"
 ACT = {"ops": {"inspect_clickhouse": {"config": {"dry_run": False}}}}
@@ -45,9 +45,9 @@ def build_maintenance_job(
 
     @dg.op(description=f"Parts, partitions, bytes and merges of {', '.join(databases)}; the plan.")
     def inspect_clickhouse(
-        context: dg.OpExecutionContext, config: MaintenanceConfig, clickhouse: ClickHouseResource
+        context: dg.OpExecutionContext, config: MaintenanceConfig, clickhouse: ClickhouseResource
     ) -> MaintenancePlan:
-        with clickhouse.get_client() as client:
+        with clickhouse.get_connection() as client:
             tables = fetch_tables(client, databases)
             present = {t.relation for t in tables}
             partitions = fetch_partitions(client, [r for r in retention if r in present])
@@ -83,15 +83,14 @@ def build_maintenance_job(
 
     @dg.op(description="OPTIMIZE TABLE … FINAL where the plan allows (not in a dry run).")
     def optimize_tables(
-        context: dg.OpExecutionContext, clickhouse: ClickHouseResource, plan: MaintenancePlan
+        context: dg.OpExecutionContext, clickhouse: ClickhouseResource, plan: MaintenancePlan
     ) -> list[str]:
         done = []
         for relation in plan.optimize:
             if plan.dry_run:
                 context.log.info(f"dry run: would OPTIMIZE TABLE {relation} FINAL")
                 continue
-            with clickhouse.get_client() as client:
-                client.command(f"optimize table {relation.sql} final")
+            query_rows(clickhouse, f"optimize table {relation.sql} final")
             done.append(str(relation))
             context.log.info(f"OPTIMIZE TABLE {relation} FINAL done")
         context.add_output_metadata({"optimized": ", ".join(done) or "-"})
@@ -101,7 +100,7 @@ def build_maintenance_job(
         description="Drop whole partitions older than their table's retention (not in a dry run)."
     )
     def drop_expired_partitions(
-        context: dg.OpExecutionContext, clickhouse: ClickHouseResource, plan: MaintenancePlan
+        context: dg.OpExecutionContext, clickhouse: ClickhouseResource, plan: MaintenancePlan
     ) -> list[str]:
         done = []
         for drop in plan.drops:
@@ -109,11 +108,11 @@ def build_maintenance_job(
             if plan.dry_run:
                 context.log.info(f"dry run: would drop {what}")
                 continue
-            with clickhouse.get_client() as client:
-                client.command(
-                    f"alter table {drop.relation.sql} drop partition id %(pid)s",
-                    parameters={"pid": drop.partition_id},
-                )
+            query_rows(
+                clickhouse,
+                f"alter table {drop.relation.sql} drop partition id %(pid)s",
+                {"pid": drop.partition_id},
+            )
             done.append(what)
             context.log.info(f"dropped {what}")
         context.add_output_metadata(

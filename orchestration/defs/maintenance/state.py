@@ -1,7 +1,7 @@
 """What the maintenance job reads from ClickHouse: per table its engine, active parts,
 partitions, rows and bytes (`system.parts`), running merges (`system.merges`), and per partition
 its newest row (the partition key's min/max index in `system.parts`). SQL is built from
-validated identifiers only; `fetch_*` take a clickhouse-connect style client."""
+validated identifiers only; `fetch_*` take a clickhouse-driver `Client`."""
 
 from __future__ import annotations
 
@@ -87,11 +87,11 @@ def fetch_tables(client: Any, databases: Sequence[str]) -> list[TableState]:
         return []
     parts = {
         (db, t): (int(n), int(p), int(r), int(b))
-        for db, t, n, p, r, b in client.query(parts_sql(databases)).result_rows
+        for db, t, n, p, r, b in client.execute(parts_sql(databases))
     }
-    merges = {(db, t): int(n) for db, t, n in client.query(merges_sql(databases)).result_rows}
+    merges = {(db, t): int(n) for db, t, n in client.execute(merges_sql(databases))}
     out = []
-    for db, name, engine in client.query(tables_sql(databases)).result_rows:
+    for db, name, engine in client.execute(tables_sql(databases)):
         n, p, r, b = parts.get((db, name), (0, 0, 0, 0))
         out.append(TableState(Relation(db, name), engine, n, p, r, b, merges.get((db, name), 0)))
     return out
@@ -114,7 +114,5 @@ def fetch_partitions(client: Any, relations: Sequence[Relation]) -> list[Partiti
         return []
     return [
         PartitionState(Relation(db, t), pid, str(part), newest(max_time, max_date), int(rows))
-        for db, t, pid, part, max_time, max_date, rows in client.query(
-            partitions_sql(relations)
-        ).result_rows
+        for db, t, pid, part, max_time, max_date, rows in client.execute(partitions_sql(relations))
     ]

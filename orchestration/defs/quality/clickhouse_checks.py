@@ -12,9 +12,14 @@ from dataclasses import dataclass
 from typing import Any
 
 import dagster as dg
+from dagster_clickhouse import ClickhouseResource
 
-from orchestration.defs.clickhouse import Relation, fetch_duplicate_keys, fetch_table_stats
-from orchestration.defs.resources import ClickHouseResource
+from orchestration.defs.clickhouse import (
+    Relation,
+    fetch_duplicate_keys,
+    fetch_table_stats,
+    table_exists,
+)
 
 DUPLICATES_CHECK = "no_duplicate_keys_final"
 PARTITIONS_CHECK = "partition_count"
@@ -80,10 +85,10 @@ def _table_checks(table: CheckedTable, max_partitions: int) -> dg.AssetChecksDef
         specs=specs, can_subset=True, name=f"clickhouse_checks__{'__'.join(table.key.path)}"
     )
     def table_checks(
-        context: dg.AssetCheckExecutionContext, clickhouse: ClickHouseResource
+        context: dg.AssetCheckExecutionContext, clickhouse: ClickhouseResource
     ) -> Iterator[dg.AssetCheckResult]:
         selected = {k.name for k in context.selected_asset_check_keys}
-        with clickhouse.get_client() as client:
+        with clickhouse.get_connection() as client:
             if PARTITIONS_CHECK in selected:
                 stats = fetch_table_stats(client, {table.relation})
                 partitions = stats[table.relation].partitions if table.relation in stats else 0
@@ -100,7 +105,7 @@ def _table_checks(table: CheckedTable, max_partitions: int) -> dg.AssetChecksDef
 
 
 def _duplicates_result(client: Any, table: CheckedTable) -> dg.AssetCheckResult:
-    if not _exists(client, table.relation):
+    if not table_exists(client, table.relation):
         return dg.AssetCheckResult(
             asset_key=table.key,
             check_name=DUPLICATES_CHECK,
@@ -116,7 +121,3 @@ def _duplicates_result(client: Any, table: CheckedTable) -> dg.AssetCheckResult:
         severity=dg.AssetCheckSeverity.ERROR,
         metadata={"duplicate_rows": duplicates, "key": ", ".join(table.replacing_key)},
     )
-
-
-def _exists(client: Any, relation: Relation) -> bool:
-    return int(client.command(f"exists table {relation.sql}")) == 1

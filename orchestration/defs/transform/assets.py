@@ -14,11 +14,11 @@ from collections.abc import Iterator, Mapping
 from typing import Any
 
 import dagster as dg
+from dagster_clickhouse import ClickhouseResource
 from dagster_dbt import DbtCliResource, DbtProject, dbt_assets
 
 from orchestration.defs.clickhouse import fetch_final_count, fetch_table_stats
 from orchestration.defs.partitions import Daily, distinct, suffix, window_vars
-from orchestration.defs.resources import ClickHouseResource
 from orchestration.defs.transform.project import INCREMENTAL_SELECT, Manifest
 from orchestration.defs.translators import DbtTranslator
 
@@ -67,7 +67,7 @@ def build_dbt_assets(
         dagster_dbt_translator=translator,
     )
     def dbt_models(
-        context: dg.AssetExecutionContext, dbt: DbtCliResource, clickhouse: ClickHouseResource
+        context: dg.AssetExecutionContext, dbt: DbtCliResource, clickhouse: ClickhouseResource
     ) -> Iterator[Any]:
         yield from _run_dbt(context, dbt, ["build"], clickhouse, relations, replacing)
 
@@ -96,7 +96,7 @@ def _incremental_assets(
         dagster_dbt_translator=translator,
     )
     def _assets(
-        context: dg.AssetExecutionContext, dbt: DbtCliResource, clickhouse: ClickHouseResource
+        context: dg.AssetExecutionContext, dbt: DbtCliResource, clickhouse: ClickhouseResource
     ) -> Iterator[Any]:
         dbt_vars = window_vars(context.partition_time_window)
         context.log.info(f"dbt window {dbt_vars}")
@@ -110,7 +110,7 @@ def _run_dbt(
     context: dg.AssetExecutionContext,
     dbt: DbtCliResource,
     args: list[str],
-    clickhouse: ClickHouseResource,
+    clickhouse: ClickhouseResource,
     relations: dict[str, Any],
     replacing: set[str],
 ) -> Iterator[Any]:
@@ -122,7 +122,7 @@ def _run_dbt(
     invocation = dbt.cli(args, context=context, raise_on_error=False)
     events = invocation.stream().fetch_column_metadata(with_column_lineage=False)
     own_tests: set[str] = set()
-    with clickhouse.get_client() as client:
+    with clickhouse.get_connection() as client:
         for event in events:
             unique_id = _unique_id(event)
             if isinstance(event, dg.AssetCheckResult | dg.AssetCheckEvaluation) and unique_id:
