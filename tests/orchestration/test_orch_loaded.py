@@ -251,3 +251,15 @@ def test_materialization_metadata_tells_the_truth(fx: dict[str, Any]) -> None:
     text = repr(metadata)
     assert "unserializable" not in text
     assert str(fx["landing"].parent) not in text  # no local file paths (dlt's working dir)
+
+
+def test_the_raw_assets_definition_metadata_is_all_serializable(fx: dict[str, Any]) -> None:
+    """What the UI shows of a raw asset's definition: its table, columns, key; no dlt objects
+    ("(unserializable)")."""
+    from dagster._core.remote_representation.external_data import RepositorySnap
+
+    snap = RepositorySnap.from_def(fx["defs"].get_repository_def())
+    (node,) = [n for n in snap.asset_nodes if n.asset_key == EVENTS]
+    assert "unserializable" not in repr(node.metadata)
+    assert {"dagster/column_schema", "dagster/table_name", "primary_key"} <= set(node.metadata)
+

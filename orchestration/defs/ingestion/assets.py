@@ -1,20 +1,20 @@
 """dlt assets generated from the schema YAMLs: one asset per dlt resource (= raw table).
 
-Per source there are at most two `@dlt_assets` multi-assets (each subsettable, so every table is
-its own asset): the daily-partitioned event tables, whose runs load exactly their window
+Per source there are at most two multi-assets run by dagster-dlt (each subsettable, so every
+table is its own asset): the daily-partitioned event tables, whose runs load exactly their window
 [start, end) (that window's files and rows, filtered on the partitioning column; the incremental
 cursor and file state are left alone) with a dlt pipeline of their own per window, and the other
 tables. A new YAML is a new asset; no Python changes.
 """
 # no `from __future__ import annotations`: Dagster reads the context and resource annotations
 
-import functools
 from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
 import dagster as dg
 from dagster_clickhouse import ClickhouseResource
-from dagster_dlt import DagsterDltResource, dlt_assets
+from dagster_dlt import DagsterDltResource
+from dagster_dlt.translator import DltResourceTranslatorData
 from dlt.common.schema import Schema
 from dlt.extract import DltResource, DltSource
 
@@ -74,11 +74,18 @@ def _dlt_multi_asset(
     by_key = {table_key(t): t for t in tables}
     day_columns = {table_key(t): t.partitioning.column for t in tables if t.partitioning}
 
-    @dlt_assets(
-        dlt_source=spec_source,
-        dlt_pipeline=spec_pipeline(),
+    # the specs dagster-dlt's @dlt_assets builds, without the source, pipeline and translator
+    # objects it adds to their metadata (shown as "(unserializable)"): each run passes them, and
+    # the specs come from the YAMLs alone (no pipeline is built while definitions load)
+    specs = [
+        translator.get_asset_spec(DltResourceTranslatorData(resource=r, pipeline=None))
+        for r in spec_source.selected_resources.values()
+    ]
+
+    @dg.multi_asset(
+        specs=specs,
         name=f"dlt_{name}",
-        dagster_dlt_translator=translator,
+        can_subset=True,
         partitions_def=partitions_def,
         # single run for a range of days; set on the unpartitioned ones too, so a ranged run of
         # everything (`dagster asset materialize --partition-range`) includes them
@@ -115,6 +122,7 @@ def _dlt_multi_asset(
                 context=context,
                 dlt_source=run_source,
                 dlt_pipeline=run_pipeline,
+                dagster_dlt_translator=translator,
                 **destination.RUN_KWARGS,
                 **extra_kwargs,
             )
@@ -188,11 +196,3 @@ def spec_source(source: str, tables: Sequence[str]) -> DltSource:
 def _built_at_run_time() -> Iterator[Any]:
     raise RuntimeError("the load-time spec source is never run; runs build the generated source")
     yield  # a generator, as dlt resources are
-
-
-@functools.cache
-def spec_pipeline() -> Any:
-    """The pipeline handed to every `@dlt_assets` at load time. Only the asset specs use it (each
-    run builds the pipeline of its source and window); a dlt pipeline costs ~0.3-0.5 s to
-    construct, so the code location builds a single one."""
-    return destination.make_pipeline("specs")  # dlt pipeline `elt_specs`, never run
