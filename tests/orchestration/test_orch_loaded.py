@@ -18,6 +18,7 @@ pytestmark = pytest.mark.integration
 SOURCE = "fx_loaded"
 EVENTS = dg.AssetKey(["raw", SOURCE, "events"])
 PLACES = dg.AssetKey(["raw", SOURCE, "places"])
+READINGS = dg.AssetKey(["raw", SOURCE, "readings"])
 START = dt.date(2021, 3, 1)
 END = dt.date(2021, 3, 4)  # partitions 03-01 .. 03-03
 
@@ -54,6 +55,21 @@ schedule: "0 6 * * *"
 """
 
 
+READINGS_YAML = f"""
+name: readings
+files:
+  path: {SOURCE}/readings/*.parquet
+  format: parquet
+columns:
+  - name: id
+    type: int64
+  - name: value
+    type: string
+primary_key: [id]
+schedule: "0 6 * * *"
+"""
+
+
 def write_day(landing: Path, day: dt.date, ids: range, on: dt.date | None = None) -> Path:
     """A daily file `events/<day>.csv`; its rows happen on `on` (default: the day itself)."""
     on = on or day
@@ -82,6 +98,7 @@ def fx(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
     schemas.mkdir(parents=True)
     (schemas / "events.yml").write_text(EVENTS_YAML)
     (schemas / "places.yml").write_text(PLACES_YAML)
+    (schemas / "readings.yml").write_text(READINGS_YAML)
     landing = root / "landing"
     env = {"ELT_LANDING_DIR": str(landing), "ELT_DLT_DIR": str(root / "dlt")}
     with local_endpoint(root / "warehouse"), patched_environ(env):
@@ -262,4 +279,29 @@ def test_the_raw_assets_definition_metadata_is_all_serializable(fx: dict[str, An
     (node,) = [n for n in snap.asset_nodes if n.asset_key == EVENTS]
     assert "unserializable" not in repr(node.metadata)
     assert {"dagster/column_schema", "dagster/table_name", "primary_key"} <= set(node.metadata)
+
+
+def test_an_unreadable_file_fails_the_step_after_the_other_files_load(fx: dict[str, Any]) -> None:
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from ingestion.loaded import landed_files
+    from ingestion.schema import load_schemas
+
+    folder = fx["landing"] / SOURCE / "readings"
+    folder.mkdir(parents=True)
+    pq.write_table(pa.table({"id": [1, 2], "value": ["a", "b"]}), folder / "good.parquet")
+    (folder / "bad.parquet").write_bytes(b"id,value\n3,c\n")  # CSV text, not parquet
+
+    result = materialize(fx, READINGS)
+    assert not result.success
+    failure = next(e for e in result.all_events if e.event_type_value == "STEP_FAILURE")
+    message = failure.event_specific_data.error.message
+    assert "1 file(s) could not be read; the other files loaded (2 row(s))" in message
+    assert "bad.parquet" in message and "good.parquet" not in message
+    assert rows(f"select id from raw.{SOURCE}___readings final order by id") == [(1,), (2,)]
+    # the record holds the good file only: the next run reads the bad one again, and only it
+    specs = [s for s in load_schemas(fx["landing"].parent / "schemas") if s.name == "readings"]
+    loaded = {f.ref.name: f.loaded for f in landed_files(specs, fx["landing"])}
+    assert loaded == {"good.parquet": True, "bad.parquet": False}
 

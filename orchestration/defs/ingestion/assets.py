@@ -104,13 +104,17 @@ def _dlt_multi_asset(
             time_window = context.partition_time_window
             window = (time_window.start, time_window.end)
             context.log.info(f"loading {source} {names} for [{window[0]}, {window[1]})")
-        # built at run time: they read the current environment; a window gets its own pipeline
+        # built at run time: they read the current environment; a window gets its own pipeline.
+        # A file that cannot be read is recorded in `run_stats` (the others load; the step fails
+        # after the load, naming it)
+        run_stats = pipeline.RunStats()
         run_source = limit_rows(
             pipeline.build_source(
                 source,
                 list(tables),
                 window=window,
                 tables=names,
+                stats=run_stats,
                 reload=config.reads_loaded_files,
             ),
             config.limit,
@@ -155,8 +159,22 @@ def _dlt_multi_asset(
                         )
                     )
                 yield dg.MaterializeResult(asset_key=result.asset_key, metadata=metadata)
+        failed = [f for name in names for f in run_stats.table(name).failed_files]
+        if failed:
+            raise dg.Failure(
+                description=failed_files_message(failed, committed),
+                metadata={"failed_files": [f"{f.file}: {f.error}" for f in failed]},
+            )
 
     return _assets
+
+
+def failed_files_message(failed: Sequence[Any], committed: Mapping[str, Any]) -> str:
+    """Which files could not be read, and what the step's load committed all the same."""
+    rows = sum(m.get("rows_committed", 0) for m in committed.values())
+    lines = [f"{len(failed)} file(s) could not be read; the other files loaded ({rows} row(s)):"]
+    lines += [f"  {f.file}: {f.error}" for f in failed]
+    return "\n".join(lines)
 
 
 def _empty_window(exc: BaseException | None) -> EmptyWindowError | None:
