@@ -304,4 +304,3 @@ def test_an_unreadable_file_fails_the_step_after_the_other_files_load(fx: dict[s
     specs = [s for s in load_schemas(fx["landing"].parent / "schemas") if s.name == "readings"]
     loaded = {f.ref.name: f.loaded for f in landed_files(specs, fx["landing"])}
     assert loaded == {"good.parquet": True, "bad.parquet": False}
-
