@@ -18,13 +18,18 @@ def write_yaml(root: Path, source: str, table: str, text: str) -> Path:
 JAFFLE_UNTIL = "2018-09-14"  # two weeks of daily files keep the integration tests quick
 
 
-def copy_jaffle_schemas(target: Path, source: str) -> Path:
-    """The shipped Jaffle Shop YAMLs under another source name (its own raw tables)."""
+def copy_schemas(origin: Path, target: Path, source: str) -> Path:
+    """The YAMLs of the source folder `origin` under another source name (its own raw tables)."""
     folder = target / source
     folder.mkdir(parents=True, exist_ok=True)
-    for path in (SCHEMAS_DIR / "jaffle_shop").glob("*.yml"):
+    for path in origin.glob("*.yml"):
         shutil.copy(path, folder / path.name)
     return target
+
+
+def copy_jaffle_schemas(target: Path, source: str) -> Path:
+    """The shipped Jaffle Shop YAMLs under another source name."""
+    return copy_schemas(SCHEMAS_DIR / "jaffle_shop", target, source)
 
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
@@ -34,8 +39,4 @@ FIXTURE_LANDING = FIXTURES / "landing"
 
 def copy_fixture_schemas(target: Path, source: str) -> Path:
     """The framework's fixture source (tests/fixtures/schemas/fixture_shop) under another name."""
-    folder = target / source
-    folder.mkdir(parents=True, exist_ok=True)
-    for path in (FIXTURE_SCHEMAS / "fixture_shop").glob("*.yml"):
-        shutil.copy(path, folder / path.name)
-    return target
+    return copy_schemas(FIXTURE_SCHEMAS / "fixture_shop", target, source)
