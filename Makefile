@@ -5,7 +5,7 @@ RUN := $(UV) run --locked
 .PHONY: setup demo dev test test-fast lint fmt bench dbt-build dbt-docs clean
 
 setup:  ## install the locked environment (.venv)
-	$(UV) sync --locked
+	$(UV) sync --locked --compile-bytecode
 
 demo: setup  ## the main job end to end on the embedded default
 	$(RUN) elt demo

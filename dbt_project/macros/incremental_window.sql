@@ -1,9 +1,11 @@
 {#
     The rows an incremental model (re)builds, as a SQL predicate on `column` (a UTC DateTime).
 
-    1. A window from the orchestrator: --vars '{"start_date": "2018-09-01", "end_date": "2018-09-02"}'
-       (half-open [start_date, end_date); aliases min_date/max_date). A Dagster daily partition
-       rebuilds exactly its day, whether the model is incremental or built for the first time.
+    1. A window: from Dagster, the environment ELT_WINDOW_START / ELT_WINDOW_END (a daily
+       partition or a range of them; dbt then re-parses only the models that read it); by hand,
+       --vars '{"start_date": "2018-09-01", "end_date": "2018-09-02"}' (aliases min_date/max_date).
+       Half-open [start, end): a partition rebuilds exactly its days, whether the model is
+       incremental or built for the first time.
     2. No window, incremental run: everything from `lookback_days` (default 3) before the newest
        row already in the model, so rows that arrive late for recent days are re-read.
     3. No window, first or --full-refresh build: every row.
@@ -12,8 +14,10 @@
     deleted and inserted again, so re-running a window is idempotent.
 #}
 {% macro incremental_window(column, this_column=none) -%}
-    {%- set start_date = var('start_date', none) or var('min_date', none) -%}
-    {%- set end_date = var('end_date', none) or var('max_date', none) -%}
+    {%- set start_date = var('start_date', none) or var('min_date', none)
+        or env_var('ELT_WINDOW_START', '') -%}
+    {%- set end_date = var('end_date', none) or var('max_date', none)
+        or env_var('ELT_WINDOW_END', '') -%}
     {%- if start_date or end_date -%}
         {%- if start_date -%}
             {{ column }} >= toDateTime64('{{ validate_window_date(start_date) }}', 6, 'UTC')

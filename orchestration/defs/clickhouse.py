@@ -106,6 +106,19 @@ def fetch_table_stats(client: Any, relations: Iterable[Relation]) -> dict[Relati
     }
 
 
+COLUMNS_SQL = """
+select name, type from system.columns
+where database = %(database)s and table = %(table)s
+order by position
+"""
+
+
+def fetch_columns(client: Any, relation: Relation) -> list[tuple[str, str]]:
+    """(name, ClickHouse type) of each column, in table order; [] for a missing relation."""
+    params = {"database": relation.database, "table": relation.table}
+    return [(str(name), str(type_)) for name, type_ in client.execute(COLUMNS_SQL, params)]
+
+
 def final_count_sql(relation: Relation, column: str | None = None) -> str:
     """Rows under FINAL; with `column`, those in the window %(start)s..%(end)s (UTC) only."""
     sql = f"select count() from {relation.sql} final"

@@ -74,9 +74,15 @@ def model_partitions(
     return out
 
 
-def window_vars(window: dg.TimeWindow) -> dict[str, str]:
-    """dbt vars of a partition (range): half-open [start_date, end_date) as YYYY-MM-DD."""
+WINDOW_START_ENV, WINDOW_END_ENV = "ELT_WINDOW_START", "ELT_WINDOW_END"
+
+
+def window_env(window: dg.TimeWindow) -> dict[str, str]:
+    """The environment that gives dbt a partition (range): half-open [start, end) as YYYY-MM-DD,
+    read by the `incremental_window` macro. Environment rather than `--vars`: dbt re-parses the
+    whole project when its vars change, but only the files that read an environment variable
+    when that changes."""
     return {
-        "start_date": window.start.strftime("%Y-%m-%d"),
-        "end_date": window.end.strftime("%Y-%m-%d"),
+        WINDOW_START_ENV: window.start.strftime("%Y-%m-%d"),
+        WINDOW_END_ENV: window.end.strftime("%Y-%m-%d"),
     }

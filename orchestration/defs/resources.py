@@ -1,5 +1,5 @@
 """Resources: ClickHouse (dagster-clickhouse's `ClickhouseResource`, native protocol), dbt CLI
-and dlt, configured from the environment.
+(`transform.cli.EltDbtCliResource`) and dlt, configured from the environment.
 
 Every ClickHouse setting is a `dg.EnvVar` when the variable is set (so the UI shows where it
 comes from) and falls back to the local endpoint's default otherwise (127.0.0.1:9000, user
@@ -14,10 +14,11 @@ from typing import Any
 
 import dagster as dg
 from dagster_clickhouse import ClickhouseResource
-from dagster_dbt import DbtCliResource, DbtProject
+from dagster_dbt import DbtProject
 from dagster_dlt import DagsterDltResource
 
 from core.settings import WarehouseSettings
+from orchestration.defs.transform.cli import EltDbtCliResource
 from orchestration.defs.transform.project import dbt_executable
 from orchestration.inputs import location_inputs
 
@@ -61,7 +62,7 @@ def build_resources(dbt_project: DbtProject) -> dict[str, Any]:
     """The resources every asset, check and sensor of the code location may ask for."""
     return {
         "clickhouse": clickhouse_resource(),
-        "dbt": DbtCliResource(project_dir=dbt_project, dbt_executable=dbt_executable()),
+        "dbt": EltDbtCliResource(project_dir=dbt_project, dbt_executable=dbt_executable()),
         "dlt": DagsterDltResource(),
     }
 

@@ -124,12 +124,16 @@ def test_materialize_everything_with_the_cli(stack: dict[str, Any], dagster_home
     for mart in ("customers", "locations", "products", "supplies", "daily_location_metrics"):
         assert int(query(f"select count() from marts.{mart}")[0][0]) > 0, mart
 
-    # materialization metadata from system.parts and dbt's column schema
+    # materialization metadata from system.parts, columns with their ClickHouse types
     record = instance.fetch_materializations(dg.AssetKey(["marts", "customers"]), limit=1)
     metadata = record.records[0].asset_materialization.metadata
     assert metadata["dagster/row_count"].value > 0
     assert metadata["clickhouse/bytes_on_disk"].value > 0
-    assert "customer_id" in {c.name for c in metadata["dagster/column_schema"].schema.columns}
+    shown = [(c.name, c.type) for c in metadata["dagster/column_schema"].schema.columns]
+    columns = "select name, type from system.columns where database = 'marts'"
+    assert shown == [
+        tuple(row) for row in query(f"{columns} and table = 'customers' order by position")
+    ]
     record = instance.fetch_materializations(CUSTOMERS_KEY, limit=1)
     assert record.records[0].asset_materialization.metadata["dagster/row_count"].value > 0
     # rows this run committed (counted in the warehouse by load package), rejected rows too

@@ -11,7 +11,7 @@ from dagster_clickhouse import ClickhouseResource
 from ingestion.readers import file_day
 from orchestration.defs import naming
 from orchestration.defs.clickhouse import Relation, duplicate_keys_sql, final_count_sql, utc_text
-from orchestration.defs.partitions import window_vars
+from orchestration.defs.partitions import window_env
 from orchestration.defs.quality.clickhouse_checks import replacing_key
 from orchestration.defs.resources import clickhouse_resource
 
@@ -69,11 +69,14 @@ def test_owners_and_tags_are_made_valid() -> None:
     }
 
 
-def test_window_vars_are_half_open_dates() -> None:
+def test_the_window_env_is_half_open_dates() -> None:
     window = dg.TimeWindow(
         dt.datetime(2018, 9, 3, tzinfo=dt.UTC), dt.datetime(2018, 9, 6, tzinfo=dt.UTC)
     )
-    assert window_vars(window) == {"start_date": "2018-09-03", "end_date": "2018-09-06"}
+    assert window_env(window) == {
+        "ELT_WINDOW_START": "2018-09-03",
+        "ELT_WINDOW_END": "2018-09-06",
+    }
 
 
 def test_replacing_key_from_dbt_config() -> None:

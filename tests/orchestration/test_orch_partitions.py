@@ -72,7 +72,8 @@ STG = "select id, happened_at from {{ source('fx_a', 'events') }}\n"
 FCT_SQL = """{{ config(materialized='incremental', unique_key='id') }}
 select id, happened_at from {{ ref('stg_fx_a__events') }}
 {% if is_incremental() %}
-where happened_at >= '{{ var("start_date") }}' and happened_at < '{{ var("end_date") }}'
+where happened_at >= '{{ env_var("ELT_WINDOW_START") }}'
+  and happened_at < '{{ env_var("ELT_WINDOW_END") }}'
 {% endif %}
 """
 

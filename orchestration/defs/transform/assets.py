@@ -1,24 +1,30 @@
 """dbt models, seeds and snapshots as assets, split in two `@dbt_assets`:
 
 - the incremental models (`config.materialized:incremental`): daily partitions; a run (one day or
-  a single-run backfill range) passes its window as `--vars {start_date, end_date}`;
+  a single-run backfill range) passes its window in the environment (`partitions.window_env`);
 - everything else, unpartitioned.
 
-Both stream dbt events with column schema metadata, then add rows, size and partitions read from
-ClickHouse's `system.parts`.
+Both stream dbt events and add what ClickHouse says of each table: columns with their ClickHouse
+types, rows (under FINAL for a ReplacingMergeTree), size and partitions. dbt's partial-parse
+state of each invocation is kept for the next one (`keep_partial_parse`), so only the first dbt
+run after a change (or in a new environment) parses the whole project.
 """
 # no `from __future__ import annotations`: Dagster reads the context and resource annotations
 
-import json
+import contextlib
+import os
+import shutil
+import tempfile
 from collections.abc import Iterator, Mapping
+from pathlib import Path
 from typing import Any
 
 import dagster as dg
 from dagster_clickhouse import ClickhouseResource
 from dagster_dbt import DbtCliResource, DbtProject, dbt_assets
 
-from orchestration.defs.clickhouse import fetch_final_count, fetch_table_stats
-from orchestration.defs.partitions import Daily, distinct, suffix, window_vars
+from orchestration.defs.clickhouse import fetch_columns, fetch_final_count, fetch_table_stats
+from orchestration.defs.partitions import Daily, distinct, suffix, window_env
 from orchestration.defs.transform.project import INCREMENTAL_SELECT, Manifest
 from orchestration.defs.translators import DbtTranslator
 
@@ -98,10 +104,10 @@ def _incremental_assets(
     def _assets(
         context: dg.AssetExecutionContext, dbt: DbtCliResource, clickhouse: ClickhouseResource
     ) -> Iterator[Any]:
-        dbt_vars = window_vars(context.partition_time_window)
-        context.log.info(f"dbt window {dbt_vars}")
-        args = ["build", "--vars", json.dumps(dbt_vars)]
-        yield from _run_dbt(context, dbt, args, clickhouse, relations, replacing)
+        window = window_env(context.partition_time_window)
+        context.log.info(f"dbt window {window}")
+        with _environ(window):  # dagster-dbt hands os.environ to the dbt process
+            yield from _run_dbt(context, dbt, ["build"], clickhouse, relations, replacing)
 
     return _assets
 
@@ -114,33 +120,80 @@ def _run_dbt(
     relations: dict[str, Any],
     replacing: set[str],
 ) -> Iterator[Any]:
-    """`dbt <args>` for the selected assets: events with column schema and ClickHouse metadata.
+    """`dbt <args>` for the selected assets: events with ClickHouse metadata.
 
     dbt's eager indirect selection also runs tests of assets outside this step (Dagster records
     them as observations); those may fail only because the other asset is not built yet. So the
     step fails on a model error or a failed test of *this step's* checks, not on those."""
     invocation = dbt.cli(args, context=context, raise_on_error=False)
-    events = invocation.stream().fetch_column_metadata(with_column_lineage=False)
     own_tests: set[str] = set()
     with clickhouse.get_connection() as client:
-        for event in events:
+        for event in invocation.stream():
             unique_id = _unique_id(event)
             if isinstance(event, dg.AssetCheckResult | dg.AssetCheckEvaluation) and unique_id:
                 own_tests.add(unique_id)
             relation = relations.get(unique_id) if unique_id else None
             if relation is not None and isinstance(event, dg.Output | dg.AssetMaterialization):
-                stats = fetch_table_stats(client, [relation]).get(relation)
-                if stats is not None:
-                    final = fetch_final_count(client, relation) if unique_id in replacing else None
-                    extra = stats.as_metadata(relation, final)
-                    event = event.with_metadata({**event.metadata, **extra})
+                event = event.with_metadata(
+                    {**event.metadata, **_table_metadata(client, relation, unique_id in replacing)}
+                )
             yield event
+    keep_partial_parse(invocation.target_path, Path(dbt.project_dir))
     failures = failed_nodes(invocation.get_artifact("run_results.json"), own_tests)
     if failures:
         raise dg.Failure(
             description=f"dbt {args[0]} failed: {', '.join(sorted(failures))}",
             metadata={"failed_nodes": sorted(failures)},
         )
+
+
+def _table_metadata(client: Any, relation: Any, replacing: bool) -> dict[str, Any]:
+    """Columns with their ClickHouse types; rows, size and partitions of a table (not a view)."""
+    out: dict[str, Any] = {}
+    columns = fetch_columns(client, relation)
+    if columns:
+        out["dagster/column_schema"] = dg.MetadataValue.table_schema(
+            dg.TableSchema(columns=[dg.TableColumn(name, type_) for name, type_ in columns])
+        )
+    stats = fetch_table_stats(client, [relation]).get(relation)
+    if stats is not None:
+        final = fetch_final_count(client, relation) if replacing else None
+        out |= stats.as_metadata(relation, final)
+    return out
+
+
+@contextlib.contextmanager
+def _environ(values: Mapping[str, str]) -> Iterator[None]:
+    saved = {name: os.environ.get(name) for name in values}
+    os.environ.update(values)
+    try:
+        yield
+    finally:
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
+
+
+PARTIAL_PARSE = "partial_parse.msgpack"
+
+
+def keep_partial_parse(invocation_target: Path, project_dir: Path) -> None:
+    """Make this invocation's partial-parse state the project's (`target/`), which dagster-dbt
+    copies into the next invocation's own target directory. Replaced atomically: concurrent runs
+    read the old state or the new one, never half of one, and never wait for each other."""
+    source = invocation_target / PARTIAL_PARSE
+    target = project_dir / "target"
+    if not source.is_file() or not target.is_dir():
+        return
+    handle, temporary = tempfile.mkstemp(prefix=f".{PARTIAL_PARSE}.", dir=target)
+    os.close(handle)
+    try:
+        shutil.copyfile(source, temporary)
+        os.replace(temporary, target / PARTIAL_PARSE)
+    except OSError:
+        Path(temporary).unlink(missing_ok=True)
 
 
 def failed_nodes(run_results: dict[str, Any], own_tests: set[str]) -> list[str]:

@@ -1,0 +1,150 @@
+"""Dagster's SQLite instance storage, with each database's engine kept open instead of made anew.
+
+Dagster's own SQLite storages create an engine, connect, commit and close for every event; on
+SQLite that costs a `fsync` at each commit and a WAL checkpoint at each close, so a run that
+records a year of daily partitions (thousands of events) spends most of its time there. These
+subclasses keep the same files and layout under DAGSTER_HOME (an existing home keeps working)
+and change only how they connect: one pooled engine per database (the most recently used run
+databases), with `synchronous=NORMAL`, which in WAL mode keeps the database consistent and
+skips the per-commit `fsync` (a power cut may lose the last events, never corrupt the file).
+Production keeps its events in Postgres (deploy/dagster.yaml).
+
+    run_storage:        {module: orchestration.storage, class: PooledSqliteRunStorage}
+    event_log_storage:  {module: orchestration.storage, class: PooledSqliteEventLogStorage}
+
+`base_dir` may be set; by default they use Dagster's SQLite paths under DAGSTER_HOME.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from collections import OrderedDict
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import dagster as dg
+import sqlalchemy
+from dagster._core.storage.event_log import SqliteEventLogStorage
+from dagster._core.storage.runs import SqliteRunStorage
+from dagster._core.storage.sqlite import SQLITE_BUSY_TIMEOUT_SECONDS
+from dagster._serdes import ConfigurableClassData
+
+# run databases whose engines stay open (a webserver reads many runs; each engine holds a file)
+OPEN_RUN_DATABASES = 16
+
+
+def pooled_engine(conn_string: str) -> sqlalchemy.Engine:
+    """A pooled SQLite engine whose connections skip the per-commit fsync (WAL mode)."""
+    engine = sqlalchemy.create_engine(
+        conn_string, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_SECONDS}
+    )
+
+    @sqlalchemy.event.listens_for(engine, "connect")
+    def _pragmas(connection: Any, _record: Any) -> None:
+        connection.execute("PRAGMA synchronous=NORMAL")
+
+    return engine
+
+
+def _history(*parts: str) -> str:
+    """A folder of Dagster's default SQLite layout: DAGSTER_HOME/history/..."""
+    home = os.environ.get("DAGSTER_HOME")
+    if not home:
+        raise dg.DagsterInvariantViolationError(
+            "the pooled SQLite storages need DAGSTER_HOME or an explicit base_dir"
+        )
+    return os.path.join(home, "history", *parts, "")
+
+
+_CONFIG = {"base_dir": dg.Field(dg.StringSource, is_required=False)}
+
+
+class PooledSqliteEventLogStorage(SqliteEventLogStorage):
+    """`SqliteEventLogStorage` (one database per run plus the index) with open engines."""
+
+    def __init__(self, base_dir: str | None = None, inst_data: ConfigurableClassData | None = None):
+        self._engines: OrderedDict[str, sqlalchemy.Engine] = OrderedDict()
+        self._engines_lock = threading.Lock()
+        super().__init__(base_dir or _history("runs"), inst_data)
+
+    @classmethod
+    def config_type(cls) -> dict[str, Any]:
+        return _CONFIG
+
+    @classmethod
+    def from_config_value(  # ty: ignore[invalid-method-override]
+        cls, inst_data: ConfigurableClassData | None, config_value: dict[str, Any]
+    ) -> PooledSqliteEventLogStorage:
+        return cls(inst_data=inst_data, **config_value)
+
+    def _engine(self, shard: str) -> sqlalchemy.Engine:
+        with self._engines_lock:
+            engine = self._engines.get(shard)
+            if engine is None:
+                engine = self._engines[shard] = pooled_engine(self.conn_string_for_shard(shard))
+                run_shards = [s for s in self._engines if s != "index"]
+                for stale in run_shards[: max(0, len(run_shards) - OPEN_RUN_DATABASES)]:
+                    self._engines.pop(stale).dispose()
+            self._engines.move_to_end(shard)
+            return engine
+
+    @contextmanager
+    def _connect(self, shard: str) -> Iterator[sqlalchemy.Connection]:
+        with self._db_lock:
+            engine = self._engine(shard)
+            if shard not in self._initialized_dbs:
+                self._initdb(engine)
+                self._initialized_dbs.add(shard)
+            with engine.connect() as conn, conn.begin():
+                yield conn
+
+    def _dispose_engines(self) -> None:
+        with self._engines_lock:
+            for engine in self._engines.values():
+                engine.dispose()
+            self._engines.clear()
+
+    def wipe(self) -> None:
+        self._dispose_engines()  # its files are deleted: no connection may keep them
+        super().wipe()
+
+    def delete_events(self, run_id: str) -> None:
+        with self._engines_lock:
+            engine = self._engines.pop(run_id, None)
+        if engine is not None:
+            engine.dispose()
+        super().delete_events(run_id)
+
+    def dispose(self) -> None:
+        super().dispose()
+        self._dispose_engines()
+
+
+class PooledSqliteRunStorage(SqliteRunStorage):
+    """`SqliteRunStorage` (runs.db) with one open engine."""
+
+    def __init__(self, conn_string: str, inst_data: ConfigurableClassData | None = None):
+        self._pooled = pooled_engine(conn_string)
+        super().__init__(conn_string, inst_data)
+
+    @classmethod
+    def config_type(cls) -> dict[str, Any]:
+        return _CONFIG
+
+    @classmethod
+    def from_config_value(  # ty: ignore[invalid-method-override]
+        cls, inst_data: ConfigurableClassData | None, config_value: dict[str, Any]
+    ) -> PooledSqliteRunStorage:
+        base_dir = config_value.get("base_dir") or _history()
+        return cls.from_local(base_dir=base_dir, inst_data=inst_data)
+
+    @contextmanager
+    def connect(self) -> Iterator[sqlalchemy.Connection]:
+        with self._pooled.connect() as conn, conn.begin():
+            yield conn
+
+    def dispose(self) -> None:
+        super().dispose()
+        self._pooled.dispose()

@@ -1,0 +1,124 @@
+"""The development instance's SQLite storages (orchestration/storage.py): Dagster's layout and
+behaviour, with each database's engine kept open. Real SQLite files in a temporary DAGSTER_HOME."""
+# no `from __future__ import annotations`: Dagster reads the context annotation
+
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+
+import dagster as dg
+import pytest
+from endpoint_support import patched_environ
+
+from orchestration import storage
+from orchestration.instance import DEV_INSTANCE_YAML
+
+DAILY = dg.DailyPartitionsDefinition(start_date="2024-01-01", end_date="2024-02-01")
+RANGE = {
+    "dagster/asset_partition_range_start": "2024-01-01",
+    "dagster/asset_partition_range_end": "2024-01-31",
+}
+
+
+@dg.multi_asset(
+    specs=[dg.AssetSpec("left"), dg.AssetSpec("right")],
+    partitions_def=DAILY,
+    backfill_policy=dg.BackfillPolicy.single_run(),
+)
+def pair(context: dg.AssetExecutionContext) -> Iterator[dg.MaterializeResult]:
+    for key in ("left", "right"):
+        yield dg.MaterializeResult(asset_key=key, metadata={"days": len(context.partition_keys)})
+
+
+@dg.asset
+def single() -> int:
+    return 1
+
+
+JOB = dg.Definitions(assets=[pair]).resolve_implicit_global_asset_job_def()
+SINGLE = dg.Definitions(assets=[single]).resolve_implicit_global_asset_job_def()
+
+
+@pytest.fixture
+def home(tmp_path: Path) -> Iterator[Path]:
+    shutil.copyfile(DEV_INSTANCE_YAML, tmp_path / "dagster.yaml")
+    with patched_environ({"DAGSTER_HOME": str(tmp_path)}):
+        yield tmp_path
+
+
+def test_the_dev_instance_uses_the_pooled_storages_in_dagsters_layout(home: Path) -> None:
+    with dg.DagsterInstance.get() as instance:
+        assert isinstance(instance.event_log_storage, storage.PooledSqliteEventLogStorage)
+        assert isinstance(instance.run_storage, storage.PooledSqliteRunStorage)
+        result = JOB.execute_in_process(instance=instance, tags=RANGE)
+        assert result.success
+    assert (home / "history" / "runs.db").is_file()
+    assert (home / "history" / "runs" / "index.db").is_file()
+    assert (home / "history" / "runs" / f"{result.run_id}.db").is_file()
+    assert (home / "schedules").is_dir()  # Dagster's default schedule storage
+
+
+def test_every_partition_event_is_recorded_and_read_by_another_instance(home: Path) -> None:
+    with dg.DagsterInstance.get() as writer:
+        run_id = JOB.execute_in_process(instance=writer, tags=RANGE).run_id
+    # a second instance (new engines, as the webserver or another run process would have)
+    with dg.DagsterInstance.get() as reader:
+        assert reader.get_run_by_id(run_id).status == dg.DagsterRunStatus.SUCCESS
+        for key in ("left", "right"):
+            assert len(reader.get_materialized_partitions(dg.AssetKey(key))) == 31
+        planned = reader.get_records_for_run(
+            run_id, of_type=dg.DagsterEventType.ASSET_MATERIALIZATION_PLANNED, limit=1000
+        ).records
+        assert len(planned) == 62
+
+
+def test_open_run_databases_are_bounded_and_older_runs_stay_readable(
+    home: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(storage, "OPEN_RUN_DATABASES", 2)
+    with dg.DagsterInstance.get() as instance:
+        run_ids = [SINGLE.execute_in_process(instance=instance).run_id for _ in range(4)]
+        engines = instance.event_log_storage._engines
+        assert len([s for s in engines if s != "index"]) <= 2
+        for run_id in run_ids:
+            assert instance.get_run_by_id(run_id).status == dg.DagsterRunStatus.SUCCESS
+            steps = instance.get_records_for_run(
+                run_id, of_type=dg.DagsterEventType.STEP_SUCCESS
+            ).records
+            assert len(steps) == 1
+
+
+def test_deleting_and_wiping_release_the_files(home: Path) -> None:
+    with dg.DagsterInstance.get() as instance:
+        first = SINGLE.execute_in_process(instance=instance).run_id
+        second = SINGLE.execute_in_process(instance=instance).run_id
+        instance.delete_run(first)
+        assert instance.get_run_by_id(first) is None
+        assert instance.all_logs(first) == []
+        assert len(instance.all_logs(second)) > 0
+        instance.event_log_storage.wipe()
+        assert not (home / "history" / "runs" / f"{second}.db").exists()
+        assert instance.all_logs(second) == []
+        third = SINGLE.execute_in_process(instance=instance)  # still usable after the wipe
+        assert third.success
+
+
+def test_an_explicit_base_dir_is_used(tmp_path: Path) -> None:
+    events = storage.PooledSqliteEventLogStorage(base_dir=str(tmp_path / "events"))
+    runs = storage.PooledSqliteRunStorage.from_config_value(
+        None, {"base_dir": str(tmp_path / "runs")}
+    )
+    try:
+        assert (tmp_path / "events" / "index.db").is_file()
+        assert (tmp_path / "runs" / "runs.db").is_file()
+    finally:
+        events.dispose()
+        runs.dispose()
+
+
+def test_without_dagster_home_or_base_dir_the_error_says_what_is_missing(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("DAGSTER_HOME", raising=False)
+    with pytest.raises(dg.DagsterInvariantViolationError, match="DAGSTER_HOME or an explicit"):
+        storage.PooledSqliteEventLogStorage()
