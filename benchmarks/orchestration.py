@@ -9,8 +9,8 @@ own dlt state), the same Jaffle Shop landing files (jafgen 1 simulated year, cac
   (`elt schema load jaffle_shop`) then `dbt build`; (b) through Dagster: `elt demo --until <day>`
   (ingestion, dbt and every check, as runs in the Dagster instance).
 - day: the last day is published; (a) the same two commands; (b) `elt demo`.
-- ui_mart: `dagster dev` (webserver + daemon) on side (b); one unpartitioned mart launched the
-  way the Materialize button does (GraphQL `launchRun` of the asset job with the asset
+- ui_mart: `dg dev` (webserver, daemon, code server) on side (b); one unpartitioned mart launched
+  the way the Materialize button does (GraphQL `launchRun` of the asset job with the asset
   selected), timed from the launch until the run succeeded; (a) `dbt build --select <mart>`.
 
 Every command runs as a subprocess of `--repo` (default: this checkout) with its `.venv`, so a
@@ -27,13 +27,12 @@ import datetime as dt
 import json
 import os
 import shutil
-import signal
-import socket
 import subprocess
 import time
-import urllib.request
 from pathlib import Path
 from typing import Any
+
+from elt.dagster_ui import free_port, graphql, serving
 
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "benchmarks" / "results" / "orchestration.json"
@@ -52,15 +51,6 @@ mutation LaunchRun($executionParams: ExecutionParams!) {
 RUN_STATUS = """
 query RunStatus($runId: ID!) { runOrError(runId: $runId) { ... on Run { status } } }
 """
-REPOSITORIES = """
-query { repositoriesOrError { ... on RepositoryConnection { nodes { name location { name } } } } }
-"""
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 class Side:
@@ -113,44 +103,18 @@ def bare_load_and_build(side: Side) -> dict[str, float]:
     return {"dlt_load": load, "dbt_build": build, "total": load + build}
 
 
-def graphql(url: str, document: str, variables: dict[str, Any] | None = None) -> dict:
-    body = json.dumps({"query": document, "variables": variables or {}}).encode()
-    request = urllib.request.Request(
-        f"{url}/graphql", data=body, headers={"Content-Type": "application/json"}
-    )
-    with urllib.request.urlopen(request, timeout=120) as response:
-        payload = json.loads(response.read())
-    if payload.get("errors"):
-        raise RuntimeError(payload["errors"])
-    return payload["data"]
-
-
 def ui_materialize(side: Side, mart: str, partitions_end: dt.date) -> dict[str, float]:
-    """`dagster dev` on side (b); the Materialize button's launch of one mart, timed."""
+    """`dg dev` on side (b); the Materialize button's launch of one mart, timed."""
     port = free_port()
-    env = {**side.env, "ELT_PARTITIONS_END_DATE": partitions_end.isoformat()}
-    dagster = str(side.repo / ".venv" / "bin" / "dagster")
-    process = subprocess.Popen(
-        [dagster, "dev", "-m", "orchestration.definitions", "-h", "127.0.0.1", "-p", str(port)],
-        cwd=side.repo,
-        env=env,
-        stdout=side.log,
-        stderr=subprocess.STDOUT,
-        start_new_session=True,
-    )
     url = f"http://127.0.0.1:{port}"
-    try:
-        started = time.perf_counter()
-        while True:
-            if process.poll() is not None:
-                raise RuntimeError(f"dagster dev exited; see {side.log.name}")
-            try:
-                nodes = graphql(url, REPOSITORIES)["repositoriesOrError"].get("nodes")
-                if nodes:
-                    break
-            except OSError:
-                pass
-            time.sleep(1)
+    env = {**side.env, "ELT_PARTITIONS_END_DATE": partitions_end.isoformat()}
+    command = [str(side.repo / ".venv" / "bin" / "dg"), "dev", "--host", "127.0.0.1"]
+    started = time.perf_counter()
+    log = Path(side.log.name)
+    side.log.flush()
+    with serving(
+        [*command, "--port", str(port)], url, cwd=side.repo, env=env, log_path=log
+    ) as nodes:
         up = time.perf_counter() - started
         repo = nodes[0]
         params = {
@@ -172,18 +136,11 @@ def ui_materialize(side: Side, mart: str, partitions_end: dt.date) -> dict[str, 
             status = graphql(url, RUN_STATUS, {"runId": run_id})["runOrError"]["status"]
             if status in ("SUCCESS", "FAILURE", "CANCELED"):
                 break
-            time.sleep(0.5)
+            time.sleep(0.25)
         took = time.perf_counter() - started
-        if status != "SUCCESS":
-            raise RuntimeError(f"the UI run {run_id} ended {status}; see {side.log.name}")
-        return {"webserver_up": up, "launch_to_success": took}
-    finally:
-        os.killpg(process.pid, signal.SIGINT)
-        try:
-            process.wait(timeout=60)
-        except subprocess.TimeoutExpired:
-            os.killpg(process.pid, signal.SIGKILL)
-            process.wait()
+    if status != "SUCCESS":
+        raise RuntimeError(f"the UI run {run_id} ended {status}; see {side.log.name}")
+    return {"webserver_up": up, "launch_to_success": took}
 
 
 def main() -> None:

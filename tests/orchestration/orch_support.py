@@ -2,20 +2,14 @@
 
 from __future__ import annotations
 
-import contextlib
 import datetime as dt
-import json
 import os
-import signal
-import socket
-import subprocess
 import sys
-import time
-import urllib.request
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+
+from elt.dagster_ui import free_port, serving
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -59,29 +53,6 @@ def materialize_command(select: str, *options: str) -> list[str]:
     ]
 
 
-REPOSITORIES = """
-query { repositoriesOrError { ... on RepositoryConnection { nodes { name location { name } } } } }
-"""
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def graphql(url: str, document: str, variables: dict[str, Any] | None = None) -> dict[str, Any]:
-    """The `data` of a GraphQL request to the webserver at `url` (its errors fail the test)."""
-    body = json.dumps({"query": document, "variables": variables or {}}).encode()
-    request = urllib.request.Request(
-        f"{url}/graphql", data=body, headers={"Content-Type": "application/json"}
-    )
-    with urllib.request.urlopen(request, timeout=60) as response:
-        payload = json.loads(response.read())
-    assert "errors" not in payload, payload
-    return payload["data"]
-
-
 @contextmanager
 def dg_dev(home: Path, log_path: Path, timeout: float = 300) -> Iterator[str]:
     """`dg dev` (webserver, daemon, code server) of the project on a free loopback port with
@@ -90,33 +61,8 @@ def dg_dev(home: Path, log_path: Path, timeout: float = 300) -> Iterator[str]:
     from elt.dev import dagster_dev_command
 
     port = free_port()
-    with log_path.open("w") as log:
-        process = subprocess.Popen(
-            dagster_dev_command("127.0.0.1", port),
-            cwd=ROOT,
-            env={**os.environ, "DAGSTER_HOME": str(home)},
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-        url = f"http://127.0.0.1:{port}"
-        try:
-            deadline = time.monotonic() + timeout
-            while True:
-                assert process.poll() is None, log_path.read_text()[-5000:]
-                try:
-                    if graphql(url, REPOSITORIES)["repositoriesOrError"].get("nodes"):
-                        break
-                except OSError:
-                    pass
-                assert time.monotonic() < deadline, "dg dev did not come up"
-                time.sleep(2)
-            yield url
-        finally:
-            with contextlib.suppress(ProcessLookupError):  # it may have exited already
-                os.killpg(process.pid, signal.SIGTERM)
-            try:
-                process.wait(timeout=60)
-            except subprocess.TimeoutExpired:
-                os.killpg(process.pid, signal.SIGKILL)
-                process.wait()
+    url = f"http://127.0.0.1:{port}"
+    env = {**os.environ, "DAGSTER_HOME": str(home)}
+    command = dagster_dev_command("127.0.0.1", port)
+    with serving(command, url, cwd=ROOT, env=env, log_path=log_path, timeout=timeout):
+        yield url

@@ -18,10 +18,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from orch_support import dg_dev, graphql, query
+from orch_support import dg_dev, query
 from playwright.sync_api import Page, expect, sync_playwright
 from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
+from elt.dagster_ui import graphql
 from ingestion.pipeline import run_source
 from orchestration.instance import ensure_dagster_home
 

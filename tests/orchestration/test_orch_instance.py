@@ -20,7 +20,9 @@ from typing import Any
 import dagster as dg
 import pytest
 from dagster._core.instance.ref import InstanceRef
-from orch_support import REPOSITORIES, dg_dev, graphql, materialize_command, query
+from orch_support import dg_dev, materialize_command, query
+
+from elt.dagster_ui import REPOSITORIES, graphql
 
 pytestmark = [pytest.mark.integration, pytest.mark.example]  # uses the shipped Jaffle Shop example
 
