@@ -9,12 +9,10 @@ from the warehouse. Exit code 1 when a run, an asset or a check failed.
 
 from __future__ import annotations
 
-import contextlib
 import datetime as dt
-import os
 import time
 import traceback
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -235,29 +233,8 @@ def materialize(
     with (
         worker_output_to(report.log_path),
         dg.DagsterInstance.from_config(str(home)) as instance,
-        dbt_indirect_selection("buildable"),
     ):
         return _materialize(report, stages, instance, home, landing_dir, skip_dbt, select, full)
-
-
-@contextlib.contextmanager
-def dbt_indirect_selection(mode: str) -> Iterator[None]:
-    """dbt's indirect selection for the demo's runs, restored afterwards; a value the caller set
-    wins. dagster-dbt hands its process environment to dbt, the only way in for this setting.
-
-    A dbt test runs in a run that builds its model once all its other models exist or are
-    upstream ("buildable"), not in the first run that builds one of them: a relationships test
-    between models of two runs would otherwise read a table that does not exist yet. The few
-    left over (e.g. orders → locations) run at the end, in a checks-only run."""
-    name = "DBT_INDIRECT_SELECTION"
-    if name in os.environ:
-        yield
-        return
-    os.environ[name] = mode
-    try:
-        yield
-    finally:
-        os.environ.pop(name, None)
 
 
 def _materialize(

@@ -6,14 +6,22 @@ whose upstream assets are done or in the same run. Partitioned runs cover a part
 run (`dagster/asset_partition_range_*` tags; the assets need a single-run backfill policy). Each
 run executes in process against the given instance (so it shows in `dagster dev`), while the
 caller's `on_event` sees its events as they are written (asset materializations, check results).
+
+dbt tests run with the models of each run. dbt picks them by its indirect selection: "eager"
+(every test that reads a model of the run) when every table such a test reads exists by the
+end of the run, else "buildable" (only tests whose models are all in the run or upstream), so
+no test reads a table a later run builds; the tests left over run at the end, in one
+checks-only run per partitions definition.
 """
 
 from __future__ import annotations
 
+import contextlib
+import os
 import threading
 import time
 import uuid
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -160,6 +168,36 @@ def partition_range(
     return keys[0], keys[-1]
 
 
+INDIRECT_SELECTION = "DBT_INDIRECT_SELECTION"  # dagster-dbt hands its environment to dbt
+
+
+def indirect_selection_for(
+    asset_graph: Any, run_assets: Iterable[AssetKey], later: set[AssetKey]
+) -> str:
+    """dbt's indirect selection for a run: "eager" unless a check that reads one of the run's
+    assets also reads an asset that a later run builds."""
+    assets = set(run_assets)
+    for check_key in asset_graph.asset_check_keys:
+        spec = asset_graph.get_check_spec(check_key)
+        reads = {check_key.asset_key, *(dep.asset_key for dep in spec.additional_deps)}
+        if reads & assets and reads & later:
+            return "buildable"
+    return "eager"
+
+
+@contextlib.contextmanager
+def dbt_tests(mode: str) -> Iterator[None]:
+    """`DBT_INDIRECT_SELECTION=mode` while a run executes; a value the caller set wins."""
+    if INDIRECT_SELECTION in os.environ:
+        yield
+        return
+    os.environ[INDIRECT_SELECTION] = mode
+    try:
+        yield
+    finally:
+        os.environ.pop(INDIRECT_SELECTION, None)
+
+
 def _event_of(record: Any) -> Any:
     return record.event_log_entry.dagster_event
 
@@ -174,9 +212,10 @@ def execute_run(
     on_event: Callable[[Any], None] | None = None,
     run_config: dict[str, Any] | None = None,
     poll_seconds: float = 0.25,
+    tests: str = "buildable",
 ) -> RunOutcome:
     """Execute one planned run in process (or, with `planned` None, only the given checks);
-    stream its events to `on_event` while it runs."""
+    stream its events to `on_event` while it runs. `tests`: dbt's indirect selection."""
     run_id = str(uuid.uuid4())
     outcome = RunOutcome(run_id=run_id, success=False)
     box: dict[str, Any] = {}
@@ -188,14 +227,15 @@ def execute_run(
 
     def work() -> None:
         try:
-            box["result"] = job.execute_in_process(
-                instance=instance,
-                asset_selection=selection,
-                run_id=run_id,
-                tags=tags or {},
-                run_config=run_config,
-                raise_on_error=False,
-            )
+            with dbt_tests(tests):
+                box["result"] = job.execute_in_process(
+                    instance=instance,
+                    asset_selection=selection,
+                    run_id=run_id,
+                    tags=tags or {},
+                    run_config=run_config,
+                    raise_on_error=False,
+                )
         except BaseException as exc:  # surfaced below, after the events are drained
             box["error"] = exc
 
@@ -284,6 +324,7 @@ def materialize_all(
     job = defs.resolve_implicit_global_asset_job_def()
     plan = plan_runs(asset_graph, keys, layer=layer)
     result = MaterializeResult()
+    later_runs = [set().union(*(set(p.assets) for p in plan[i + 1 :])) for i in range(len(plan))]
     for index, planned in enumerate(plan, start=1):
         name = stage_name(planned.assets)
         run_tags = {**(tags or {}), "elt/stage": name}
@@ -311,9 +352,19 @@ def materialize_all(
         if len(needed) < len(planned.assets):
             title += f" ({len(needed)} to update)"
 
-        def work(run: PlannedRun = run, run_tags: dict[str, str] = run_tags) -> RunOutcome:
+        tests = indirect_selection_for(asset_graph, run.assets, later_runs[index - 1])
+
+        def work(
+            run: PlannedRun = run, run_tags: dict[str, str] = run_tags, tests: str = tests
+        ) -> RunOutcome:
             return execute_run(
-                job, instance, run, tags=run_tags, on_event=on_event, run_config=run_config
+                job,
+                instance,
+                run,
+                tags=run_tags,
+                on_event=on_event,
+                run_config=run_config,
+                tests=tests,
             )
 
         outcome = stage(name, f"{title} ({scope})", work)
@@ -323,8 +374,8 @@ def materialize_all(
         result.runs.append(outcome)
         if not outcome.success:
             return result
-    # Checks whose dbt test reads models of several runs (relationships between an incremental
-    # mart and a table mart) run once every model exists: one checks-only run per partitions def.
+    # Checks whose dbt test reads a model of a later run run once every model exists: one
+    # checks-only run per partitions definition.
     for partitions_def, check_keys in group_checks(asset_graph, result.missing):
         run_tags = {**(tags or {}), "elt/stage": "checks"}
         if partitions_def is not None:

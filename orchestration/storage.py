@@ -13,6 +13,11 @@ Production keeps its events in Postgres (deploy/dagster.yaml).
     event_log_storage:  {module: orchestration.storage, class: PooledSqliteEventLogStorage}
 
 `base_dir` may be set; by default they use Dagster's SQLite paths under DAGSTER_HOME.
+
+Dagster hands the events of one output over many partitions (materializations) and of a run's
+plan (planned materializations) to the storage as batches when DAGSTER_EVENT_BATCH_SIZE is set;
+the event log storage writes such a batch in one transaction per database, and turns Dagster's
+batching on in its process (a value set in the environment wins).
 """
 
 from __future__ import annotations
@@ -20,12 +25,14 @@ from __future__ import annotations
 import os
 import threading
 from collections import OrderedDict
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
 
 import dagster as dg
 import sqlalchemy
+from dagster._core.events import ASSET_EVENTS
+from dagster._core.events.log import EventLogEntry
 from dagster._core.storage.event_log import SqliteEventLogStorage
 from dagster._core.storage.runs import SqliteRunStorage
 from dagster._core.storage.sqlite import SQLITE_BUSY_TIMEOUT_SECONDS
@@ -33,6 +40,9 @@ from dagster._serdes import ConfigurableClassData
 
 # run databases whose engines stay open (a webserver reads many runs; each engine holds a file)
 OPEN_RUN_DATABASES = 16
+# events Dagster may hand over at once (a year of daily partitions of three assets: 1,095)
+EVENT_BATCH = "DAGSTER_EVENT_BATCH_SIZE"
+EVENT_BATCH_SIZE = "2000"
 
 
 def pooled_engine(conn_string: str) -> sqlalchemy.Engine:
@@ -68,6 +78,7 @@ class PooledSqliteEventLogStorage(SqliteEventLogStorage):
         self._engines: OrderedDict[str, sqlalchemy.Engine] = OrderedDict()
         self._engines_lock = threading.Lock()
         super().__init__(base_dir or _history("runs"), inst_data)
+        os.environ.setdefault(EVENT_BATCH, EVENT_BATCH_SIZE)
 
     @classmethod
     def config_type(cls) -> dict[str, Any]:
@@ -100,6 +111,25 @@ class PooledSqliteEventLogStorage(SqliteEventLogStorage):
             with engine.connect() as conn, conn.begin():
                 yield conn
 
+    def store_event_batch(self, events: Sequence[EventLogEntry]) -> None:
+        """A batch of asset events of one run (what Dagster batches) in one transaction on the
+        run's database and one on the index, as `store_event` would write them one by one;
+        anything else event by event."""
+        if not _asset_events_of_one_run(events):
+            super().store_event_batch(events)
+            return
+        statements = [self.prepare_insert_event(event) for event in events]
+        with self.run_connection(events[0].run_id) as conn:
+            for statement in statements:
+                conn.execute(statement)
+        with self.index_transaction() as conn:
+            event_ids = [conn.execute(statement).inserted_primary_key[0] for statement in statements]
+            if None in event_ids:
+                raise dg.DagsterInvariantViolationError("an asset event was stored without an id")
+            self._store_asset_event_tags(conn, list(events), event_ids)
+            for event, event_id in zip(events, event_ids, strict=True):
+                self._store_asset_event(conn, event, event_id)
+
     def _dispose_engines(self) -> None:
         with self._engines_lock:
             for engine in self._engines.values():
@@ -120,6 +150,16 @@ class PooledSqliteEventLogStorage(SqliteEventLogStorage):
     def dispose(self) -> None:
         super().dispose()
         self._dispose_engines()
+
+
+def _asset_events_of_one_run(events: Sequence[EventLogEntry]) -> bool:
+    return (
+        bool(events)
+        and len({event.run_id for event in events}) == 1
+        and all(
+            event.is_dagster_event and event.dagster_event_type in ASSET_EVENTS for event in events
+        )
+    )
 
 
 class PooledSqliteRunStorage(SqliteRunStorage):

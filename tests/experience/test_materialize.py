@@ -11,7 +11,13 @@ from pathlib import Path
 import dagster as dg
 import pytest
 
-from elt.materialize import materialize_all, partition_range, plan_runs
+from elt.materialize import (
+    MaterializeResult,
+    indirect_selection_for,
+    materialize_all,
+    partition_range,
+    plan_runs,
+)
 
 pytestmark = pytest.mark.example  # uses the shipped Jaffle Shop example
 
@@ -150,3 +156,68 @@ def test_up_to_date_skips_what_nothing_changed(instance, tmp_path: Path) -> None
     assert todo.partitions([inc], window) == ["2018-09-04"]
     # changed dbt code rebuilds every partition
     assert UpToDate(instance, graph, rebuild=True).partitions([inc], window) == window
+
+
+def _tests_mode_defs() -> dg.Definitions:
+    import os
+
+    def seen() -> dg.MaterializeResult:
+        return dg.MaterializeResult(metadata={"tests": os.environ.get("DBT_INDIRECT_SELECTION")})
+
+    @dg.asset(key=["staging", "first"])
+    def first() -> dg.MaterializeResult:
+        return seen()
+
+    @dg.asset(key=["marts", "inc"], deps=[first], partitions_def=DAILY, backfill_policy=SINGLE_RUN)
+    def inc() -> dg.MaterializeResult:
+        return seen()
+
+    @dg.asset(key=["marts", "last"], deps=[inc])
+    def last() -> dg.MaterializeResult:
+        return seen()
+
+    # a test of `first` that also reads `last` (built two runs later), one of `inc` reading `first`
+    @dg.asset_check(asset=first, additional_deps=[last])
+    def first_matches_last() -> dg.AssetCheckResult:
+        return dg.AssetCheckResult(passed=True)
+
+    @dg.asset_check(asset=inc, additional_deps=[first])
+    def inc_matches_first() -> dg.AssetCheckResult:
+        return dg.AssetCheckResult(passed=True)
+
+    return dg.Definitions(
+        assets=[first, inc, last], asset_checks=[first_matches_last, inc_matches_first]
+    )
+
+
+def test_dbt_tests_run_eagerly_unless_they_read_a_later_runs_table() -> None:
+    graph = _tests_mode_defs().resolve_asset_graph()
+    first, inc, last = (
+        dg.AssetKey(["staging", "first"]),
+        dg.AssetKey(["marts", "inc"]),
+        dg.AssetKey(["marts", "last"]),
+    )
+    assert indirect_selection_for(graph, [first], {inc, last}) == "buildable"
+    assert (
+        indirect_selection_for(graph, [inc], {last}) == "eager"
+    )  # its test reads `first`, built before
+    assert indirect_selection_for(graph, [last], set()) == "eager"
+
+
+@pytest.mark.integration
+def test_each_run_gets_its_tests_mode_and_the_callers_value_wins(
+    instance, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("DBT_INDIRECT_SELECTION", raising=False)
+    result = materialize_all(_tests_mode_defs(), instance, last_partition="2018-09-02")
+    assert result.success
+    seen = {key.to_user_string(): meta["tests"].value for key, _, meta in _materializations(result)}
+    assert seen == {"staging/first": "buildable", "marts/inc": "eager", "marts/last": "eager"}
+    monkeypatch.setenv("DBT_INDIRECT_SELECTION", "cautious")
+    result = materialize_all(_tests_mode_defs(), instance, last_partition="2018-09-02")
+    seen = {key.to_user_string(): meta["tests"].value for key, _, meta in _materializations(result)}
+    assert set(seen.values()) == {"cautious"}
+
+
+def _materializations(result: MaterializeResult) -> list[tuple[dg.AssetKey, str | None, dict]]:
+    return [m for run in result.runs for m in run.materializations]

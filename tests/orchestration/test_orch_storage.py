@@ -2,12 +2,14 @@
 behaviour, with each database's engine kept open. Real SQLite files in a temporary DAGSTER_HOME."""
 # no `from __future__ import annotations`: Dagster reads the context annotation
 
+import os
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
 
 import dagster as dg
 import pytest
+from dagster._core.storage.partition_status_cache import AssetPartitionStatus
 from endpoint_support import patched_environ
 
 from orchestration import storage
@@ -70,6 +72,25 @@ def test_every_partition_event_is_recorded_and_read_by_another_instance(home: Pa
             run_id, of_type=dg.DagsterEventType.ASSET_MATERIALIZATION_PLANNED, limit=1000
         ).records
         assert len(planned) == 62
+
+
+@pytest.mark.parametrize("batch", ["0", None])
+def test_batched_and_single_writes_record_the_same(home: Path, batch: str | None) -> None:
+    env = {} if batch is None else {storage.EVENT_BATCH: batch}
+    with patched_environ(env), dg.DagsterInstance.get() as instance:
+        expected_batch = batch or storage.EVENT_BATCH_SIZE
+        assert os.environ[storage.EVENT_BATCH] == expected_batch  # a value set beforehand wins
+        run_id = JOB.execute_in_process(instance=instance, tags=RANGE).run_id
+        records = instance.fetch_materializations(dg.AssetKey("left"), limit=100).records
+        assert {r.partition_key for r in records} == set(DAILY.get_partition_keys())
+        assert {r.run_id for r in records} == {run_id}
+        assert all(r.asset_materialization.metadata["days"].value == 31 for r in records)
+        latest = instance.get_latest_materialization_event(dg.AssetKey("right"))
+        assert latest is not None and latest.run_id == run_id
+        status = instance.get_status_by_partition(
+            dg.AssetKey("right"), DAILY.get_partition_keys(), DAILY
+        )
+        assert set(status.values()) == {AssetPartitionStatus.MATERIALIZED}
 
 
 def test_open_run_databases_are_bounded_and_older_runs_stay_readable(
