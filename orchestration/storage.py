@@ -77,6 +77,7 @@ class PooledSqliteEventLogStorage(SqliteEventLogStorage):
     def __init__(self, base_dir: str | None = None, inst_data: ConfigurableClassData | None = None):
         self._engines: OrderedDict[str, sqlalchemy.Engine] = OrderedDict()
         self._engines_lock = threading.Lock()
+        self._tables_seen: set[str] = set()
         super().__init__(base_dir or _history("runs"), inst_data)
         os.environ.setdefault(EVENT_BATCH, EVENT_BATCH_SIZE)
 
@@ -111,6 +112,17 @@ class PooledSqliteEventLogStorage(SqliteEventLogStorage):
             with engine.connect() as conn, conn.begin():
                 yield conn
 
+    def has_table(self, table_name: str) -> bool:
+        """Dagster asks before every check event (through a new engine each time); tables are
+        not dropped while the storage is open, so a table seen once is there."""
+        if table_name in self._tables_seen:
+            return True
+        with self._engine("index").connect() as conn:
+            found = bool(conn.dialect.has_table(conn, table_name))
+        if found:
+            self._tables_seen.add(table_name)
+        return found
+
     def store_event_batch(self, events: Sequence[EventLogEntry]) -> None:
         """A batch of asset events of one run (what Dagster batches) in one transaction on the
         run's database and one on the index, as `store_event` would write them one by one;
@@ -138,6 +150,7 @@ class PooledSqliteEventLogStorage(SqliteEventLogStorage):
 
     def wipe(self) -> None:
         self._dispose_engines()  # its files are deleted: no connection may keep them
+        self._tables_seen.clear()
         super().wipe()
 
     def delete_events(self, run_id: str) -> None:

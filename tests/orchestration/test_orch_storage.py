@@ -143,3 +143,13 @@ def test_without_dagster_home_or_base_dir_the_error_says_what_is_missing(
     monkeypatch.delenv("DAGSTER_HOME", raising=False)
     with pytest.raises(dg.DagsterInvariantViolationError, match="DAGSTER_HOME or an explicit"):
         storage.PooledSqliteEventLogStorage()
+
+
+def test_a_table_is_looked_up_until_it_is_there(tmp_path: Path) -> None:
+    events = storage.PooledSqliteEventLogStorage(base_dir=str(tmp_path / "events"))
+    try:
+        assert events.has_table("asset_check_executions")
+        assert not events.has_table("no_such_table")
+        assert events._tables_seen == {"asset_check_executions"}
+    finally:
+        events.dispose()
