@@ -135,7 +135,7 @@ class PooledSqliteEventLogStorage(SqliteEventLogStorage):
             for statement in statements:
                 conn.execute(statement)
         with self.index_transaction() as conn:
-            event_ids = [conn.execute(statement).inserted_primary_key[0] for statement in statements]
+            event_ids = [conn.execute(sql).inserted_primary_key[0] for sql in statements]
             if None in event_ids:
                 raise dg.DagsterInvariantViolationError("an asset event was stored without an id")
             self._store_asset_event_tags(conn, list(events), event_ids)
