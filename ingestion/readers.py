@@ -4,7 +4,8 @@ CSV columns are read as strings (the declared types are applied by `ingestion.co
 value rejects one row instead of failing the file); Parquet and JSONL keep their own types.
 
 `FileReader` also turns the faults of single rows into `RowFault`s instead of failing the file:
-a CSV row with too few or too many fields (pyarrow's `invalid_row_handler`), a value that is not
+a CSV row with too few or too many fields (pyarrow's `invalid_row_handler`; one that also holds
+bytes that are not UTF-8 is parsed from a mended copy, `mend_utf8`), a value that is not
 UTF-8, a value longer than `files.max_field_bytes`, an unclosed quote (a value spanning lines
 while `csv.newlines_in_values` is false: the row and each line it swallowed), a JSONL line that
 does not parse. A row larger than the block size grows the block instead of failing. Whatever
@@ -14,6 +15,7 @@ else goes wrong with a file is a `FileReadError` naming it.
 from __future__ import annotations
 
 import bisect
+import contextlib
 import csv
 import datetime as dt
 import glob
@@ -21,6 +23,7 @@ import io
 import os
 import re
 import stat
+import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -186,6 +189,41 @@ class _RowTooLargeError(Exception):
     """A row is larger than the block size: read again with a larger one."""
 
 
+class _MendError(Exception):
+    """A row with the wrong number of fields holds bytes that are not UTF-8: pyarrow cannot hand
+    it to the invalid-row hook (it decodes the row's text first), so the file is read again with
+    the bytes of its non-UTF-8 lines mended and those rows rejected (`mend_utf8`)."""
+
+
+MEND_LIMIT = 256 << 20  # a file read again with mended lines is read whole
+
+
+def mend_utf8(data: bytes, quote_char: str) -> tuple[bytes, dict[int, str]]:
+    """`data` with each byte sequence that is not UTF-8 replaced by U+FFFD, and the original text
+    (non-UTF-8 bytes shown as \\x escapes) of each mended record by its number (1-based, as
+    pyarrow counts records: a quoted value's line breaks stay in its record). Delimiters, quotes
+    and line breaks are ASCII, so every record keeps its fields and its place."""
+    quote = quote_char.encode()
+    out: list[bytes] = []
+    mended: dict[int, str] = {}
+    record, inside, lines, bad = 0, False, [], False  # lines: the current record's
+    for line in data.split(b"\n"):
+        if not inside:
+            record, lines, bad = record + 1, [], False
+        lines.append(line)
+        try:
+            line.decode("utf-8")
+            out.append(line)
+        except UnicodeDecodeError:
+            out.append(line.decode("utf-8", errors="replace").encode("utf-8"))
+            bad = True
+        if quote and line.count(quote) % 2:
+            inside = not inside
+        if bad:
+            mended[record] = b"\n".join(lines).decode("utf-8", errors="backslashreplace")
+    return b"\n".join(out), mended
+
+
 def _truncate(text: str) -> str:
     return text if len(text) <= RAW_LIMIT else text[:RAW_LIMIT] + f"... ({len(text)} chars)"
 
@@ -247,6 +285,9 @@ class FileReader:
         self._quotes = True  # the file may hold quoted values (unknown: check every batch)
         self._utf8 = False  # the whole file is known to be valid UTF-8
         self._lines: int | None = None  # lines of a file read whole
+        self._mend = False  # read with its non-UTF-8 lines mended (see _MendError)
+        self._undecodable = False  # pyarrow could not decode a row for the invalid-row hook
+        self._mended: dict[int, str] = {}  # record -> original text of a mended record
 
     @property
     def faults(self) -> list[RowFault]:
@@ -276,6 +317,15 @@ class FileReader:
                 try:
                     yield from self._read(fs, block)
                     return
+                except _MendError:
+                    if self.ref.size > MEND_LIMIT:
+                        raise FileReadError(
+                            f"{self.ref.url}: a row with the wrong number of fields holds bytes "
+                            f"that are not UTF-8; rejecting it alone needs the file read whole "
+                            f"and the file is larger than {MEND_LIMIT >> 20} MiB"
+                        ) from None
+                    self._mend = True
+                    block = max(block, self.ref.size + 4096)
                 except _RowTooLargeError:
                     if self.ref.size and block > self.ref.size:
                         raise FileReadError(
@@ -291,7 +341,32 @@ class FileReader:
                 f"{self.ref.url}: cannot be read as {self.origin.format}: {exc}"
             ) from exc
 
+    @contextlib.contextmanager
+    def _undecodable_rows_noted(self) -> Iterator[None]:
+        """pyarrow decodes a bad row's text before it calls the invalid-row hook and reports the
+        UnicodeDecodeError as unraisable; that one is noted (the file is then read mended), any
+        other goes to the previous hook."""
+        previous = sys.unraisablehook
+
+        def hook(unraisable: Any) -> None:
+            if unraisable.object == self._invalid_row and isinstance(
+                unraisable.exc_value, UnicodeDecodeError
+            ):
+                self._undecodable = True
+            else:
+                previous(unraisable)
+
+        sys.unraisablehook = hook
+        try:
+            yield
+        finally:
+            sys.unraisablehook = previous
+
     def _read(self, fs: Any, block: int) -> Iterator[pa.RecordBatch]:
+        with self._undecodable_rows_noted():
+            yield from self._read_batches(fs, block)
+
+    def _read_batches(self, fs: Any, block: int) -> Iterator[pa.RecordBatch]:
         done = self._parsed  # rows parsed before a restart are not yielded again
         seen = 0
         try:
@@ -312,9 +387,16 @@ class FileReader:
         except pa.ArrowInvalid as exc:
             if "straddl" in str(exc):
                 raise _RowTooLargeError from None
+            if self._needs_mending(exc):
+                raise _MendError from None
             if self.origin.format != "jsonl":
                 raise
             yield from self._jsonl_by_line(fs, skip=self._parsed)
+
+    def _needs_mending(self, exc: pa.ArrowInvalid) -> bool:
+        """The parse stopped at a row the invalid-row hook never saw: one with the wrong number of
+        fields and bytes that are not UTF-8 (in a file declared UTF-8)."""
+        return self._undecodable and not self._mend and "columns, got" in str(exc)
 
     def _whole_file_checked(self, batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
         """A CSV file read whole: when its line count equals the records parsed, no value spans
@@ -353,14 +435,19 @@ class FileReader:
         with fs.open(self.ref.url, "rb") as handle:
             # a file that fits one block is read once, and checked whole (fewer Arrow calls
             # per small file); a larger one streams and is checked batch by batch
-            data = handle.read() if 0 < self.ref.size <= block else None
+            data = handle.read() if 0 < self.ref.size <= block or self._mend else None
+            utf8 = opts.encoding.lower().replace("-", "") == "utf8"
+            if data is not None and utf8 and (self._mend or not _is_utf8(data)):
+                # mended up front when read whole: its rows with the wrong number of fields
+                # then reach the invalid-row hook too
+                data, self._mended = mend_utf8(data, opts.quote_char)
             names = _csv_names(io.BytesIO(data) if data is not None else handle, self.origin)
         if not names:
             return
         if data is not None:
             self._quotes = opts.quote_char.encode() in data
             self._lines = data.count(b"\n") + (not data.endswith(b"\n"))
-            self._utf8 = opts.encoding.lower().replace("-", "") != "utf8" or _is_utf8(data)
+            self._utf8 = True  # not declared UTF-8 (pyarrow transcodes), valid, or mended
         skip = opts.skip_rows + (1 if opts.header else 0)
         self._first = skip + 1
         with pa.BufferReader(data) if data is not None else fs.open(self.ref.url, "rb") as handle:
@@ -396,7 +483,10 @@ class FileReader:
             self._seen_faults.add(record)
             bisect.insort(self._fault_records, record)
             reason = f"expected {row.expected_columns} fields, found {row.actual_columns}"
-            self._parser_faults.append((record, reason, _truncate(row.text)))
+            raw = row.text
+            if record in self._mended:
+                reason, raw = f"not valid UTF-8, and {reason}", self._mended[record]
+            self._parser_faults.append((record, reason, _truncate(raw)))
         return "skip"
 
     def _checked(self, batch: pa.RecordBatch, base: int, block: int) -> pa.RecordBatch:
@@ -410,6 +500,20 @@ class FileReader:
             for name, column in zip(batch.schema.names, batch.columns, strict=True):
                 for i in _bad_utf8(column):
                     reasons.setdefault(i, f"column {name!r}: not valid UTF-8")
+        mended: dict[int, str] = {}
+        if self._mended:  # their bytes were mended to parse the rest: rejected all the same
+            for i in range(batch.num_rows):
+                record = self._record_of_parsed(base + i)
+                if record in self._mended:
+                    mended[i] = self._mended[record]
+                    names = [
+                        name
+                        for name, column in zip(batch.schema.names, batch.columns, strict=True)
+                        if "\ufffd" in (column[i].as_py() or "")
+                    ]
+                    reasons[i] = (
+                        f"column {names[0]!r}: not valid UTF-8" if names else ("not valid UTF-8")
+                    )
         limit = self.origin.max_field_bytes
         if block > limit:  # a value cannot be longer than the block it was parsed from
             for name, column in zip(batch.schema.names, batch.columns, strict=True):
@@ -440,7 +544,7 @@ class FileReader:
         for i in sorted(reasons):
             record = self._record_of_parsed(base + i)
             line = self._line_of_record(record)
-            raw = _raw_text(batch, i, self.origin.csv.delimiter)
+            raw = mended.get(i) or _raw_text(batch, i, self.origin.csv.delimiter)
             lines = raw.split("\n")
             if i in spans and lines[-1] == "":
                 lines.pop()

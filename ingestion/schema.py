@@ -102,7 +102,10 @@ class FilesOrigin(_Strict):
         "size); grows by itself when a row does not fit.",
     )
     max_field_bytes: int = Field(
-        16 << 20, ge=1, description="A longer value rejects its row (default 16 MiB)."
+        16 << 20,
+        ge=1,
+        description="CSV only: a longer value rejects its row (default 16 MiB). JSONL and "
+        "Parquet values are typed by their format; their block grows to the longest row.",
     )
 
     @field_validator("path")
@@ -124,6 +127,10 @@ class FilesOrigin(_Strict):
             if fmt is None:
                 raise ValueError(f"cannot tell the format of {self.path!r}: set files.format")
             object.__setattr__(self, "format", fmt)
+        if self.format != "csv" and "max_field_bytes" in self.model_fields_set:
+            raise ValueError(
+                f"files.max_field_bytes applies to CSV files only, not {self.format}: remove it"
+            )
         return self
 
 

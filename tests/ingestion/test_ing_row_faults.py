@@ -94,6 +94,10 @@ FAULTS = {
     "too_few_fields": (T4 + b"5,2020-01-01T14:00:00", [(5, "found 2", "5,")]),
     "too_many_fields": (T3 + b"c,extra\n" + T4, [(4, "found 4", "extra")]),
     "bad_encoding": (T3 + b"caf\xe9\n" + T4, [(4, "not valid UTF-8", "caf\\xe9")]),
+    "bad_encoding_and_too_many_fields": (
+        T3 + b"caf\xe9,extra\n" + T4,
+        [(4, "not valid UTF-8, and expected 3 fields, found 4", "caf\\xe9,extra")],
+    ),
     "broken_quoting": (
         T3 + b'"open\n' + T4,
         [(4, "unclosed quote", "open"), (5, "inside the unclosed quote of line 4", "4,2020")],

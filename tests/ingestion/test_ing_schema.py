@@ -186,6 +186,13 @@ def _error(root: Path, table: str, text: str) -> SchemaError:
         ),
         (
             "t",
+            lambda t: t.replace("*.csv", "*.jsonl\n  max_field_bytes: 1000"),
+            2,
+            "files",
+            "applies to CSV files only, not jsonl",
+        ),
+        (
+            "t",
             lambda t: t + "incremental:\n  cursor: created_at\n  initial_value: yesterday\n",
             14,
             "incremental.initial_value",
