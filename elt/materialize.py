@@ -108,37 +108,42 @@ def plan_runs(
     keys: Iterable[AssetKey] | None = None,
     layer: Callable[[AssetKey], int] = lambda key: 0,
 ) -> list[PlannedRun]:
-    """Order the materializable assets into runs of one partitions definition (and layer) each.
+    """Order the materializable assets into runs of at most one partitions definition (and one
+    layer) each; unpartitioned assets join any run (Dagster runs them once, beside the
+    partitions of the others).
 
-    Greedy: among the assets whose upstream is done, take the group (lowest `layer` first, e.g.
-    ingestion before dbt) whose run can absorb the most assets: its ready assets plus same-group
-    descendants that become ready.
+    Greedy: among the assets whose upstream is done, take the partitions definition (lowest
+    `layer` first, e.g. ingestion before dbt) whose run can absorb the most assets: its ready
+    assets, the ready unpartitioned ones, and descendants of both that become ready.
     """
     selected = set(keys) if keys is not None else set(asset_graph.materializable_asset_keys)
     nodes = {k: asset_graph.get(k) for k in selected}
     parents = {k: {p for p in nodes[k].parent_keys if p in selected} for k in selected}
-    group = {k: (layer(k), _partitions_id(nodes[k].partitions_def)) for k in selected}
+    part = {k: _partitions_id(nodes[k].partitions_def) for k in selected}
     done: set[AssetKey] = set()
     runs: list[PlannedRun] = []
     while len(done) < len(selected):
         best: set[AssetKey] = set()
-        for gid in sorted({group[k] for k in selected - done}):
-            if best and gid[0] > group[next(iter(best))][0]:
+        best_layer = None
+        for lay, gid in sorted({(layer(k), part[k]) for k in selected - done}):
+            if best and best_layer is not None and lay > best_layer:
                 break  # a lower layer can run: it goes first
             batch: set[AssetKey] = set()
             grew = True
             while grew:
                 grew = False
                 for key in selected - done - batch:
-                    if group[key] == gid and parents[key] <= done | batch:
+                    fits = part[key] in (gid, "")
+                    if fits and layer(key) == lay and parents[key] <= done | batch:
                         batch.add(key)
                         grew = True
             if len(batch) > len(best):
-                best = batch
+                best, best_layer = batch, lay
         if not best:  # a cycle cannot happen in a valid asset graph; guard anyway
             raise RuntimeError(f"cannot order assets: {sorted(map(str, selected - done))}")
         ordered = tuple(sorted(best, key=lambda k: k.to_user_string()))
-        runs.append(PlannedRun(ordered, nodes[ordered[0]].partitions_def))
+        definitions = [nodes[k].partitions_def for k in ordered if nodes[k].partitions_def]
+        runs.append(PlannedRun(ordered, definitions[0] if definitions else None))
         done |= best
     return runs
 
@@ -278,7 +283,9 @@ def execute_run(
 class Todo(Protocol):
     """What still has to run (`elt.uptodate.UpToDate`); without one, everything runs."""
 
-    def unpartitioned(self, assets: Sequence[AssetKey]) -> list[AssetKey]: ...
+    def unpartitioned(
+        self, assets: Sequence[AssetKey], changing: Sequence[AssetKey] = ()
+    ) -> list[AssetKey]: ...
 
     def partitions(self, assets: Sequence[AssetKey], window: Iterable[str]) -> list[str]: ...
 
@@ -329,24 +336,33 @@ def materialize_all(
         name = stage_name(planned.assets)
         run_tags = {**(tags or {}), "elt/stage": name}
         title = f"{name}: run {index}/{len(plan)}, {len(planned.assets)} assets"
-        if planned.partitions_def is None:
-            needed = list(planned.assets) if todo is None else todo.unpartitioned(planned.assets)
-            scope = "unpartitioned"
-            skipped = "every asset up to date (nothing changed upstream)"
-        else:
+        partitioned = [k for k in planned.assets if asset_graph.get(k).partitions_def]
+        unpartitioned = [k for k in planned.assets if k not in set(partitioned)]
+        days: list[str] = []
+        in_window: list[str] = []
+        if partitioned:
             start, end = partition_range(planned.partitions_def, first_partition, last_partition)
             all_days = planned.partitions_def.get_partition_keys()
             in_window = [d for d in all_days if start <= d <= end]
-            days = in_window if todo is None else todo.partitions(planned.assets, in_window)
-            needed = list(planned.assets) if days else []
+            days = in_window if todo is None else todo.partitions(partitioned, in_window)
+        changing = partitioned if days else []  # what this run changes upstream of the others
+        whole = unpartitioned if todo is None else todo.unpartitioned(unpartitioned, changing)
+        scope = "unpartitioned"
+        skipped = "every asset up to date (nothing changed upstream)"
+        if partitioned:
             if days:
                 run_tags |= {RANGE_START_TAG: days[0], RANGE_END_TAG: days[-1]}
-            scope = f"daily partitions {days[0]}..{days[-1]}" if days else "daily partitions"
-            skipped = f"all {len(in_window)} partitions up to date"
+                scope = f"daily partitions {days[0]}..{days[-1]}"
+                if unpartitioned:
+                    scope += f", {len(whole)} unpartitioned"
+            elif not whole:
+                scope = "daily partitions"
+                skipped = f"all {len(in_window)} partitions up to date, and every other asset"
+        needed = (partitioned if days else []) + list(whole)
         if not needed:
             on_line(f"\n==> {title} ({scope}): {skipped}")
             continue
-        run = PlannedRun(tuple(needed), planned.partitions_def)
+        run = PlannedRun(tuple(needed), planned.partitions_def if days else None)
         for key in run.assets:
             result.expected_checks |= set(asset_graph.get(key).check_keys)
         if len(needed) < len(planned.assets):

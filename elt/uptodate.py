@@ -46,8 +46,11 @@ class UpToDate:
     def _never(self, key: AssetKey) -> bool:
         return self.instance.get_latest_materialization_event(key) is None
 
-    def unpartitioned(self, assets: Sequence[AssetKey]) -> list[AssetKey]:
-        """The assets of an unpartitioned run that need materializing (in the run's order)."""
+    def unpartitioned(
+        self, assets: Sequence[AssetKey], changing: Sequence[AssetKey] = ()
+    ) -> list[AssetKey]:
+        """The unpartitioned assets of a run that need materializing (in the run's order);
+        `changing`: the run's partitioned assets that it materializes (upstream changes too)."""
         if all(is_raw(k) for k in assets):
             return list(assets)
         needed: set[AssetKey] = set()
@@ -58,7 +61,8 @@ class UpToDate:
                 if key in needed:
                     continue
                 parents = set(self.asset_graph.get(key).parent_keys)
-                if self.rebuild or self._never(key) or parents & (self.changed_keys | needed):
+                changed = self.changed_keys | needed | set(changing)
+                if self.rebuild or self._never(key) or parents & changed:
                     needed.add(key)
                     grew = True
         return [k for k in assets if k in needed]

@@ -61,6 +61,14 @@ class DbtTranslator(DagsterDbtTranslator):
         # one shared condition object: eager() builds a whole tree, too costly per model
         self._condition = dg.AutomationCondition.eager() if automation else None
         self._with_policy: dict[tuple[int, str, int], dg.AssetSpec] = {}
+        self._partitions: Mapping[str, dg.PartitionsDefinition] = {}
+
+    def with_partitions(self, partitions: Mapping[str, dg.PartitionsDefinition]) -> DbtTranslator:
+        """This translator, giving the models of `partitions` (by unique id) their partitions."""
+        other = DbtTranslator(automation=self._condition is not None)
+        other._condition = self._condition
+        other._partitions = dict(partitions)
+        return other
 
     def get_asset_key(self, dbt_resource_props: Mapping[str, Any]) -> dg.AssetKey:
         return naming.dbt_asset_key(dbt_resource_props)
@@ -94,9 +102,12 @@ class DbtTranslator(DagsterDbtTranslator):
     ) -> dg.AssetSpec:
         memo = (id(manifest), unique_id, id(project))
         if memo not in self._with_policy:
-            self._with_policy[memo] = self._with_freshness(
+            spec = self._with_freshness(
                 manifest, unique_id, super().get_asset_spec(manifest, unique_id, project)
             )
+            if unique_id in self._partitions:
+                spec = spec.replace_attributes(partitions_def=self._partitions[unique_id])
+            self._with_policy[memo] = spec
         return self._with_policy[memo]
 
     def _with_freshness(

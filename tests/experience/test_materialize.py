@@ -14,6 +14,7 @@ import pytest
 from elt.materialize import (
     MaterializeResult,
     indirect_selection_for,
+    ingestion_first,
     materialize_all,
     partition_range,
     plan_runs,
@@ -60,14 +61,36 @@ def paths(run) -> list[str]:
     return [k.to_user_string() for k in run.assets]
 
 
-def test_plan_orders_runs_by_dependencies_and_partitions() -> None:
-    plan = plan_runs(build_defs().resolve_asset_graph())
+def test_plan_puts_unpartitioned_assets_in_the_partitioned_run() -> None:
+    graph = build_defs().resolve_asset_graph()
+    (everything,) = plan_runs(graph)  # one partitions definition: one run
+    assert (paths(everything), everything.partitions_def) == (
+        ["marts/inc", "marts/summary", "raw/s/dim", "raw/s/events", "staging/stg"],
+        DAILY,
+    )
+    plan = plan_runs(graph, layer=ingestion_first)  # raw tables first, then the models
     assert [(paths(r), r.partitioned) for r in plan] == [
-        (["raw/s/dim"], False),
-        (["raw/s/events"], True),
-        (["staging/stg"], False),
-        (["marts/inc"], True),
-        (["marts/summary"], False),
+        (["raw/s/dim", "raw/s/events"], True),
+        (["marts/inc", "marts/summary", "staging/stg"], True),
+    ]
+
+
+def test_plan_keeps_two_partitions_definitions_apart() -> None:
+    other = dg.DailyPartitionsDefinition(start_date="2017-01-01", end_date="2018-09-11")
+
+    @dg.asset(key=["raw", "a", "ev"], partitions_def=DAILY, backfill_policy=SINGLE_RUN)
+    def a_ev() -> None: ...
+
+    @dg.asset(key=["raw", "b", "ev"], partitions_def=other, backfill_policy=SINGLE_RUN)
+    def b_ev() -> None: ...
+
+    @dg.asset(key=["marts", "both"], deps=[a_ev, b_ev])
+    def both() -> None: ...
+
+    plan = plan_runs(dg.Definitions(assets=[a_ev, b_ev, both]).resolve_asset_graph())
+    assert [(paths(r), r.partitions_def) for r in plan] == [
+        (["raw/b/ev"], other),
+        (["marts/both", "raw/a/ev"], DAILY),
     ]
 
 
@@ -100,9 +123,10 @@ def test_materialize_all_runs_everything_with_checks_and_streams_events(instance
         first_partition="2018-09-02",
         last_partition="2018-09-04",
         on_event=lambda event: seen.append(event.event_type_value),
+        layer=ingestion_first,
     )
     assert result.success
-    assert len(result.runs) == 5
+    assert len(result.runs) == 2  # raw tables, then the rest (unpartitioned ones join)
     assert {k.to_user_string() for k in result.materialized} == {
         "raw/s/dim",
         "raw/s/events",
@@ -115,7 +139,10 @@ def test_materialize_all_runs_everything_with_checks_and_streams_events(instance
     assert "ASSET_MATERIALIZATION" in seen and "ASSET_CHECK_EVALUATION" in seen
     # the runs are in the instance, one partition range per partitioned run
     runs = instance.get_runs()
-    assert len(runs) == 5 and all(r.is_success for r in runs)
+    assert len(runs) == 2 and all(r.is_success for r in runs)
+    assert {r.tags.get("dagster/asset_partition_range_start") for r in runs} == {"2018-09-02"}
+    summary = instance.fetch_materializations(dg.AssetKey(["marts", "summary"]), limit=5)
+    assert [r.partition_key for r in summary.records] == [None]  # once, not per partition
     events = dg.AssetKey(["raw", "s", "events"])
     materialized = instance.get_materialized_partitions(events)
     assert materialized == {"2018-09-02", "2018-09-03", "2018-09-04"}
@@ -209,8 +236,11 @@ def test_each_run_gets_its_tests_mode_and_the_callers_value_wins(
     instance, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.delenv("DBT_INDIRECT_SELECTION", raising=False)
-    result = materialize_all(_tests_mode_defs(), instance, last_partition="2018-09-02")
-    assert result.success
+    staging_first = lambda key: 0 if key.path[0] == "staging" else 1  # noqa: E731
+    result = materialize_all(
+        _tests_mode_defs(), instance, last_partition="2018-09-02", layer=staging_first
+    )
+    assert result.success and len(result.runs) == 2
     seen = {key.to_user_string(): meta["tests"].value for key, _, meta in _materializations(result)}
     assert seen == {"staging/first": "buildable", "marts/inc": "eager", "marts/last": "eager"}
     monkeypatch.setenv("DBT_INDIRECT_SELECTION", "cautious")

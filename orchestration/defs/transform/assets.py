@@ -1,10 +1,9 @@
-"""dbt models, seeds and snapshots as assets, split in two `@dbt_assets`:
+"""dbt models, seeds and snapshots as assets of one `@dbt_assets`: the incremental models
+(`config.materialized:incremental`) daily-partitioned, everything else unpartitioned; a run with
+partitioned models (one day or a single-run range) passes its window in the environment
+(`partitions.window_env`).
 
-- the incremental models (`config.materialized:incremental`): daily partitions; a run (one day or
-  a single-run backfill range) passes its window in the environment (`partitions.window_env`);
-- everything else, unpartitioned.
-
-Both stream dbt events and add what ClickHouse says of each table: columns with their ClickHouse
+It streams dbt events and add what ClickHouse says of each table: columns with their ClickHouse
 types, rows (under FINAL for a ReplacingMergeTree), size and partitions. dbt's partial-parse
 state of each invocation is kept for the next one (`keep_partial_parse`), so only the first dbt
 run after a change (or in a new environment) parses the whole project.
@@ -24,8 +23,8 @@ from dagster_clickhouse import ClickhouseResource
 from dagster_dbt import DbtCliResource, DbtProject, dbt_assets
 
 from orchestration.defs.clickhouse import fetch_columns, fetch_final_count, fetch_table_stats
-from orchestration.defs.partitions import Daily, distinct, suffix, window_env
-from orchestration.defs.transform.project import INCREMENTAL_SELECT, Manifest
+from orchestration.defs.partitions import Daily, window_env
+from orchestration.defs.transform.project import Manifest
 from orchestration.defs.translators import DbtTranslator
 
 
@@ -35,8 +34,11 @@ def build_dbt_assets(
     translator: DbtTranslator,
     incremental: Mapping[str, Daily],
 ) -> list[dg.AssetsDefinition]:
-    """`incremental`: the daily partitions of each incremental model (by unique id), those of
-    the raw tables it reads (`partitions.model_partitions`)."""
+    """One `@dbt_assets` for the whole project, whose incremental models carry the daily
+    partitions of the raw tables they read (`incremental`, by unique id; `partitions.
+    model_partitions`) and the rest none. A run then builds the unpartitioned models and the
+    partitioned ones of one partitions definition (one day or a single-run range) in one step:
+    one dbt invocation, as `dbt build` by hand."""
     relations = manifest.relations_by_unique_id()
     # ReplacingMergeTree models: their row count is the rows under FINAL
     replacing = {
@@ -44,72 +46,30 @@ def build_dbt_assets(
         for n in manifest.asset_nodes
         if "ReplacingMergeTree" in str((n.get("config") or {}).get("engine") or "")
     }
-    has_incremental = any(manifest.is_incremental(n) for n in manifest.asset_nodes)
-    out: list[dg.AssetsDefinition] = []
-    definitions = distinct(incremental.values())
-    for definition in definitions:
-        names = sorted(
-            manifest.data["nodes"][uid]["name"] for uid, d in incremental.items() if d == definition
-        )
-        out.append(
-            _incremental_assets(
-                project,
-                manifest,
-                translator,
-                definition,
-                select=" ".join(names) if len(definitions) > 1 else INCREMENTAL_SELECT,
-                name="dbt_incremental" + suffix(definition, definitions),
-                relations=relations,
-                replacing=replacing,
-            )
-        )
+    translator = translator.with_partitions(incremental)
 
     @dbt_assets(
         manifest=manifest.data,
         project=project,
-        exclude=INCREMENTAL_SELECT if has_incremental else None,
         name="dbt_models",
-        backfill_policy=dg.BackfillPolicy.single_run(),  # lets ranged runs include them
+        backfill_policy=dg.BackfillPolicy.single_run(),  # a range of days in one run
         dagster_dbt_translator=translator,
     )
     def dbt_models(
         context: dg.AssetExecutionContext, dbt: DbtCliResource, clickhouse: ClickhouseResource
     ) -> Iterator[Any]:
-        yield from _run_dbt(context, dbt, ["build"], clickhouse, relations, replacing)
-
-    out.append(dbt_models)
-    return out
-
-
-def _incremental_assets(
-    project: DbtProject,
-    manifest: Manifest,
-    translator: DbtTranslator,
-    partitions_def: Daily,
-    *,
-    select: str,
-    name: str,
-    relations: dict[str, Any],
-    replacing: set[str],
-) -> dg.AssetsDefinition:
-    @dbt_assets(
-        manifest=manifest.data,
-        project=project,
-        select=select,
-        name=name,
-        partitions_def=partitions_def,
-        backfill_policy=dg.BackfillPolicy.single_run(),
-        dagster_dbt_translator=translator,
-    )
-    def _assets(
-        context: dg.AssetExecutionContext, dbt: DbtCliResource, clickhouse: ClickhouseResource
-    ) -> Iterator[Any]:
-        window = window_env(context.partition_time_window)
-        context.log.info(f"dbt window {window}")
+        window = window_env(context.partition_time_window) if _partitioned(context) else {}
+        if window:
+            context.log.info(f"dbt window {window}")
         with _environ(window):  # dagster-dbt hands os.environ to the dbt process
             yield from _run_dbt(context, dbt, ["build"], clickhouse, relations, replacing)
 
-    return _assets
+    return [dbt_models]
+
+
+def _partitioned(context: dg.AssetExecutionContext) -> bool:
+    specs = context.assets_def.specs_by_key
+    return any(specs[key].partitions_def is not None for key in context.selected_asset_keys)
 
 
 def _run_dbt(

@@ -25,7 +25,6 @@ from dagster_dbt import DbtProject
 from core.settings import settings
 from orchestration.defs.clickhouse import Relation
 
-INCREMENTAL_SELECT = "config.materialized:incremental"
 TABLE_MATERIALIZATIONS = {"table", "incremental", "snapshot", "seed"}
 
 WATCHED_SUFFIXES = {".sql", ".yml", ".yaml", ".csv", ".md", ".py"}
