@@ -86,7 +86,7 @@ class PooledSqliteEventLogStorage(SqliteEventLogStorage):
         return _CONFIG
 
     @classmethod
-    def from_config_value(  # ty: ignore[invalid-method-override]
+    def from_config_value(
         cls, inst_data: ConfigurableClassData | None, config_value: dict[str, Any]
     ) -> PooledSqliteEventLogStorage:
         return cls(inst_data=inst_data, **config_value)
@@ -187,7 +187,7 @@ class PooledSqliteRunStorage(SqliteRunStorage):
         return _CONFIG
 
     @classmethod
-    def from_config_value(  # ty: ignore[invalid-method-override]
+    def from_config_value(
         cls, inst_data: ConfigurableClassData | None, config_value: dict[str, Any]
     ) -> PooledSqliteRunStorage:
         base_dir = config_value.get("base_dir") or _history()

@@ -153,3 +153,22 @@ def test_a_table_is_looked_up_until_it_is_there(tmp_path: Path) -> None:
         assert events._tables_seen == {"asset_check_executions"}
     finally:
         events.dispose()
+
+
+def test_a_home_made_for_development_is_found_whatever_dagster_home_says(
+    tmp_path: Path,
+) -> None:
+    from dagster._core.instance.ref import InstanceRef
+
+    from orchestration.instance import ensure_dagster_home
+
+    home = ensure_dagster_home(tmp_path / "home")
+    with patched_environ({"DAGSTER_HOME": str(tmp_path / "elsewhere")}):
+        instance = dg.DagsterInstance.from_ref(InstanceRef.from_dir(str(home)))
+        try:
+            run_id = SINGLE.execute_in_process(instance=instance).run_id
+        finally:
+            instance.dispose()
+    assert (home / "history" / "runs" / f"{run_id}.db").is_file()
+    assert (home / "history" / "runs.db").is_file()
+    assert not (tmp_path / "elsewhere").exists()
