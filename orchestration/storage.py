@@ -68,10 +68,13 @@ def _history(*parts: str) -> str:
     return os.path.join(home, "history", *parts, "")
 
 
-_CONFIG = {"base_dir": dg.Field(dg.StringSource, is_required=False)}
+class _BaseDirConfig:
+    @classmethod
+    def config_type(cls) -> dict[str, Any]:
+        return {"base_dir": dg.Field(dg.StringSource, is_required=False)}
 
 
-class PooledSqliteEventLogStorage(SqliteEventLogStorage):
+class PooledSqliteEventLogStorage(_BaseDirConfig, SqliteEventLogStorage):
     """`SqliteEventLogStorage` (one database per run plus the index) with open engines."""
 
     def __init__(self, base_dir: str | None = None, inst_data: ConfigurableClassData | None = None):
@@ -80,10 +83,6 @@ class PooledSqliteEventLogStorage(SqliteEventLogStorage):
         self._tables_seen: set[str] = set()
         super().__init__(base_dir or _history("runs"), inst_data)
         os.environ.setdefault(EVENT_BATCH, EVENT_BATCH_SIZE)
-
-    @classmethod
-    def config_type(cls) -> dict[str, Any]:
-        return _CONFIG
 
     @classmethod
     def from_config_value(
@@ -175,16 +174,12 @@ def _asset_events_of_one_run(events: Sequence[EventLogEntry]) -> bool:
     )
 
 
-class PooledSqliteRunStorage(SqliteRunStorage):
+class PooledSqliteRunStorage(_BaseDirConfig, SqliteRunStorage):
     """`SqliteRunStorage` (runs.db) with one open engine."""
 
     def __init__(self, conn_string: str, inst_data: ConfigurableClassData | None = None):
         self._pooled = pooled_engine(conn_string)
         super().__init__(conn_string, inst_data)
-
-    @classmethod
-    def config_type(cls) -> dict[str, Any]:
-        return _CONFIG
 
     @classmethod
     def from_config_value(

@@ -3,28 +3,13 @@ CLICKHOUSE_* pointing every client at it while it runs (importable as `endpoint_
 
 from __future__ import annotations
 
-import os
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+from core.environ import patched_environ
 from warehouse.lifecycle import client_environment, temporary_endpoint
-
-
-@contextmanager
-def patched_environ(values: Mapping[str, str]) -> Iterator[None]:
-    """Set environment variables for the block; restore the previous values after it."""
-    previous = {key: os.environ.get(key) for key in values}
-    os.environ.update(values)
-    try:
-        yield
-    finally:
-        for key, value in previous.items():
-            if value is None:
-                os.environ.pop(key, None)
-            else:
-                os.environ[key] = value
 
 
 @contextmanager

@@ -10,7 +10,6 @@ run after a change (or in a new environment) parses the whole project.
 """
 # no `from __future__ import annotations`: Dagster reads the context and resource annotations
 
-import contextlib
 import os
 import shutil
 import tempfile
@@ -22,6 +21,7 @@ import dagster as dg
 from dagster_clickhouse import ClickhouseResource
 from dagster_dbt import DbtCliResource, DbtProject, dbt_assets
 
+from core.environ import patched_environ
 from orchestration.defs.clickhouse import fetch_columns, fetch_final_count, fetch_table_stats
 from orchestration.defs.partitions import Daily, window_env
 from orchestration.defs.transform.project import Manifest
@@ -61,7 +61,7 @@ def build_dbt_assets(
         window = window_env(context.partition_time_window) if _partitioned(context) else {}
         if window:
             context.log.info(f"dbt window {window}")
-        with _environ(window):  # dagster-dbt hands os.environ to the dbt process
+        with patched_environ(window):  # dagster-dbt hands os.environ to the dbt process
             yield from _run_dbt(context, dbt, ["build"], clickhouse, relations, replacing)
 
     return [dbt_models]
@@ -120,20 +120,6 @@ def _table_metadata(client: Any, relation: Any, replacing: bool) -> dict[str, An
         final = fetch_final_count(client, relation) if replacing else None
         out |= stats.as_metadata(relation, final)
     return out
-
-
-@contextlib.contextmanager
-def _environ(values: Mapping[str, str]) -> Iterator[None]:
-    saved = {name: os.environ.get(name) for name in values}
-    os.environ.update(values)
-    try:
-        yield
-    finally:
-        for name, value in saved.items():
-            if value is None:
-                os.environ.pop(name, None)
-            else:
-                os.environ[name] = value
 
 
 PARTIAL_PARSE = "partial_parse.msgpack"
