@@ -109,17 +109,19 @@ def plan_runs(
     layer: Callable[[AssetKey], int] = lambda key: 0,
 ) -> list[PlannedRun]:
     """Order the materializable assets into runs of at most one partitions definition (and one
-    layer) each; unpartitioned assets join any run (Dagster runs them once, beside the
-    partitions of the others).
+    layer) each. An unpartitioned asset joins a partitioned run when a partitioned asset of its
+    multi-asset is in it (one step builds both: the dbt project's unpartitioned models beside its
+    incremental ones, one `dbt build`); Dagster materializes it once, beside the partitions.
 
     Greedy: among the assets whose upstream is done, take the partitions definition (lowest
     `layer` first, e.g. ingestion before dbt) whose run can absorb the most assets: its ready
-    assets, the ready unpartitioned ones, and descendants of both that become ready.
+    assets, the ready unpartitioned ones that may join, and descendants that become ready.
     """
     selected = set(keys) if keys is not None else set(asset_graph.materializable_asset_keys)
     nodes = {k: asset_graph.get(k) for k in selected}
     parents = {k: {p for p in nodes[k].parent_keys if p in selected} for k in selected}
     part = {k: _partitions_id(nodes[k].partitions_def) for k in selected}
+    joins = _joinable_runs(asset_graph, selected, part)
     done: set[AssetKey] = set()
     runs: list[PlannedRun] = []
     while len(done) < len(selected):
@@ -133,7 +135,7 @@ def plan_runs(
             while grew:
                 grew = False
                 for key in selected - done - batch:
-                    fits = part[key] in (gid, "")
+                    fits = part[key] == gid or gid in joins[key]
                     if fits and layer(key) == lay and parents[key] <= done | batch:
                         batch.add(key)
                         grew = True
@@ -146,6 +148,22 @@ def plan_runs(
         runs.append(PlannedRun(ordered, definitions[0] if definitions else None))
         done |= best
     return runs
+
+
+def _joinable_runs(
+    asset_graph: Any, selected: set[AssetKey], part: dict[AssetKey, str]
+) -> dict[AssetKey, set[str]]:
+    """For each unpartitioned asset, the partitions definitions of the partitioned assets of its
+    multi-asset (the runs it may join); none for the others."""
+    out: dict[AssetKey, set[str]] = {k: set() for k in selected}
+    assets_def_for_key = getattr(asset_graph, "assets_def_for_key", None)
+    if assets_def_for_key is None:
+        return out
+    for key in selected:
+        if part[key] == "":
+            siblings = assets_def_for_key(key).keys
+            out[key] = {part[k] for k in siblings if k in selected and part[k] != ""}
+    return out
 
 
 def group_checks(

@@ -83,9 +83,11 @@ def test_build_steps_are_the_ci_commands() -> None:
         words = shlex.split(command.split("uv sync", 1)[1])
         assert words[0] == "--locked", command  # never re-resolve: the lock file is the truth
         assert set(words) <= allowed, command
-    # CI (`make setup`) runs `uv sync --locked` too
+    # CI (`make setup`) runs `uv sync --locked` too, compiling the bytecode as the image does
+    # (UV_COMPILE_BYTECODE=1): every process then starts without compiling what it imports
     makefile = (REPO / "Makefile").read_text()
-    assert re.search(r"^setup:.*\n\t\$\(UV\) sync --locked$", makefile, re.M)
+    assert re.search(r"^setup:.*\n\t\$\(UV\) sync --locked --compile-bytecode$", makefile, re.M)
+    assert "UV_COMPILE_BYTECODE=1" in (REPO / "Dockerfile").read_text()
     # the same uv release line as scripts/ensure-uv.sh (what CI and `make` install)
     ensure = re.search(r'"(uv[^"]+)"', (REPO / "scripts" / "ensure-uv.sh").read_text())[1]
     assert any(f'pip install --no-cache-dir "{ensure}"' in r for r in runs())

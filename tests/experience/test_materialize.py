@@ -35,16 +35,28 @@ def build_defs(fail_check: bool = False) -> dg.Definitions:
         keys = context.partition_keys
         return dg.MaterializeResult(metadata={"first": keys[0], "last": keys[-1]})
 
-    @dg.asset(key=["staging", "stg"], deps=[dim, events])
-    def stg() -> None: ...
+    stg_key, inc_key, summary_key = (
+        dg.AssetKey(["staging", "stg"]),
+        dg.AssetKey(["marts", "inc"]),
+        dg.AssetKey(["marts", "summary"]),
+    )
 
-    @dg.asset(key=["marts", "inc"], deps=[stg], partitions_def=DAILY, backfill_policy=SINGLE_RUN)
-    def inc() -> None: ...
+    # like the dbt project: one multi-asset, its incremental model partitioned, the rest not
+    @dg.multi_asset(
+        specs=[
+            dg.AssetSpec(stg_key, deps=[dim, events]),
+            dg.AssetSpec(inc_key, deps=[stg_key], partitions_def=DAILY),
+            dg.AssetSpec(summary_key, deps=[inc_key, dim]),
+        ],
+        can_subset=True,
+        backfill_policy=SINGLE_RUN,
+    )
+    def models(context):
+        for key in (stg_key, inc_key, summary_key):
+            if key in context.selected_asset_keys:
+                yield dg.MaterializeResult(asset_key=key)
 
-    @dg.asset(key=["marts", "summary"], deps=[inc, dim])
-    def summary() -> None: ...
-
-    @dg.asset_check(asset=summary)
+    @dg.asset_check(asset=summary_key)
     def summary_ok() -> dg.AssetCheckResult:
         return dg.AssetCheckResult(passed=not fail_check)
 
@@ -52,45 +64,51 @@ def build_defs(fail_check: bool = False) -> dg.Definitions:
     def dim_ok() -> dg.AssetCheckResult:
         return dg.AssetCheckResult(passed=True)
 
-    return dg.Definitions(
-        assets=[dim, events, stg, inc, summary], asset_checks=[summary_ok, dim_ok]
-    )
+    return dg.Definitions(assets=[dim, events, models], asset_checks=[summary_ok, dim_ok])
 
 
 def paths(run) -> list[str]:
     return [k.to_user_string() for k in run.assets]
 
 
-def test_plan_puts_unpartitioned_assets_in_the_partitioned_run() -> None:
+def test_plan_puts_a_multi_assets_unpartitioned_assets_in_its_partitioned_run() -> None:
     graph = build_defs().resolve_asset_graph()
-    (everything,) = plan_runs(graph)  # one partitions definition: one run
-    assert (paths(everything), everything.partitions_def) == (
-        ["marts/inc", "marts/summary", "raw/s/dim", "raw/s/events", "staging/stg"],
-        DAILY,
-    )
+    plan = plan_runs(graph)
+    assert [(paths(r), r.partitions_def) for r in plan] == [
+        (["raw/s/dim"], None),  # an asset of its own: its own run
+        (["marts/inc", "marts/summary", "raw/s/events", "staging/stg"], DAILY),
+    ]
     plan = plan_runs(graph, layer=ingestion_first)  # raw tables first, then the models
     assert [(paths(r), r.partitioned) for r in plan] == [
-        (["raw/s/dim", "raw/s/events"], True),
+        (["raw/s/dim"], False),
+        (["raw/s/events"], True),
         (["marts/inc", "marts/summary", "staging/stg"], True),
     ]
 
 
 def test_plan_keeps_two_partitions_definitions_apart() -> None:
     other = dg.DailyPartitionsDefinition(start_date="2017-01-01", end_date="2018-09-11")
+    a_key, b_key, both_key = (
+        dg.AssetKey(["marts", "a"]),
+        dg.AssetKey(["marts", "b"]),
+        dg.AssetKey(["marts", "both"]),
+    )
 
-    @dg.asset(key=["raw", "a", "ev"], partitions_def=DAILY, backfill_policy=SINGLE_RUN)
-    def a_ev() -> None: ...
+    @dg.multi_asset(
+        specs=[
+            dg.AssetSpec(a_key, partitions_def=DAILY),
+            dg.AssetSpec(b_key, partitions_def=other),
+            dg.AssetSpec(both_key, deps=[a_key, b_key]),
+        ],
+        can_subset=True,
+        backfill_policy=SINGLE_RUN,
+    )
+    def three(): ...
 
-    @dg.asset(key=["raw", "b", "ev"], partitions_def=other, backfill_policy=SINGLE_RUN)
-    def b_ev() -> None: ...
-
-    @dg.asset(key=["marts", "both"], deps=[a_ev, b_ev])
-    def both() -> None: ...
-
-    plan = plan_runs(dg.Definitions(assets=[a_ev, b_ev, both]).resolve_asset_graph())
+    plan = plan_runs(dg.Definitions(assets=[three]).resolve_asset_graph())
     assert [(paths(r), r.partitions_def) for r in plan] == [
-        (["raw/b/ev"], other),
-        (["marts/both", "raw/a/ev"], DAILY),
+        (["marts/b"], other),
+        (["marts/a", "marts/both"], DAILY),
     ]
 
 
@@ -126,7 +144,7 @@ def test_materialize_all_runs_everything_with_checks_and_streams_events(instance
         layer=ingestion_first,
     )
     assert result.success
-    assert len(result.runs) == 2  # raw tables, then the rest (unpartitioned ones join)
+    assert len(result.runs) == 3  # raw dim, raw events, the models (in one step)
     assert {k.to_user_string() for k in result.materialized} == {
         "raw/s/dim",
         "raw/s/events",
@@ -139,8 +157,9 @@ def test_materialize_all_runs_everything_with_checks_and_streams_events(instance
     assert "ASSET_MATERIALIZATION" in seen and "ASSET_CHECK_EVALUATION" in seen
     # the runs are in the instance, one partition range per partitioned run
     runs = instance.get_runs()
-    assert len(runs) == 2 and all(r.is_success for r in runs)
-    assert {r.tags.get("dagster/asset_partition_range_start") for r in runs} == {"2018-09-02"}
+    assert len(runs) == 3 and all(r.is_success for r in runs)
+    ranges = sorted(str(r.tags.get("dagster/asset_partition_range_start")) for r in runs)
+    assert ranges == ["2018-09-02", "2018-09-02", "None"]
     summary = instance.fetch_materializations(dg.AssetKey(["marts", "summary"]), limit=5)
     assert [r.partition_key for r in summary.records] == [None]  # once, not per partition
     events = dg.AssetKey(["raw", "s", "events"])
@@ -236,11 +255,8 @@ def test_each_run_gets_its_tests_mode_and_the_callers_value_wins(
     instance, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.delenv("DBT_INDIRECT_SELECTION", raising=False)
-    staging_first = lambda key: 0 if key.path[0] == "staging" else 1  # noqa: E731
-    result = materialize_all(
-        _tests_mode_defs(), instance, last_partition="2018-09-02", layer=staging_first
-    )
-    assert result.success and len(result.runs) == 2
+    result = materialize_all(_tests_mode_defs(), instance, last_partition="2018-09-02")
+    assert result.success and len(result.runs) == 3
     seen = {key.to_user_string(): meta["tests"].value for key, _, meta in _materializations(result)}
     assert seen == {"staging/first": "buildable", "marts/inc": "eager", "marts/last": "eager"}
     monkeypatch.setenv("DBT_INDIRECT_SELECTION", "cautious")
