@@ -36,7 +36,6 @@ TESTS = (
     "tests/deploy/test_deploy_topology.py",
     "tests/experience/test_demo_e2e.py",
     "tests/experience/test_demo_example.py",
-    "tests/experience/test_materialize.py",
     "tests/experience/test_second_source.py",
     "tests/experience/test_walkthrough_add_source_table.py",
     "tests/experience/test_scaffold_dbt.py",

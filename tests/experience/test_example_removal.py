@@ -17,6 +17,7 @@ from .project_copy import ROOT, copy_project, runner
 
 # integration tests of the framework on fixture sources of their own, run in the copy too
 FRAMEWORK_INTEGRATION = [
+    "tests/experience/test_materialize.py",
     "tests/ingestion/test_ing_row_faults.py",
     "tests/orchestration/test_orch_loaded.py",
 ]
@@ -70,4 +71,4 @@ def test_removing_the_example_leaves_a_green_project(tmp_path: Path) -> None:
     for suite in (["-m", "not integration"], FRAMEWORK_INTEGRATION):
         tests = run("-m", "pytest", "-q", "-p", "no:cacheprovider", *suite, timeout=1200)
         assert tests.returncode == 0, tests.stdout[-6000:] + tests.stderr[-2000:]
-        assert " passed" in tests.stdout and "failed" not in tests.stdout
+        assert " passed" in tests.stdout and not re.search(r"\d+ failed", tests.stdout)

@@ -20,8 +20,6 @@ from elt.materialize import (
     plan_runs,
 )
 
-pytestmark = pytest.mark.example  # uses the shipped Jaffle Shop example
-
 DAILY = dg.DailyPartitionsDefinition(start_date="2018-09-01", end_date="2018-09-11")
 SINGLE_RUN = dg.BackfillPolicy.single_run()
 
