@@ -2,9 +2,11 @@
 
 One Dagster run cannot mix assets of different partitions definitions, so the assets are planned
 into a short sequence of runs (`plan_runs`): each run holds assets of one partitions definition
-whose upstream assets are done or in the same run. Partitioned runs cover a partition range in one
-run (`dagster/asset_partition_range_*` tags; the assets need a single-run backfill policy). Each
-run executes in process against the given instance (so it shows in `dagster dev`), while the
+whose upstream assets are done or in the same run, and the unpartitioned assets of their
+multi-assets (the dbt project's tables beside its incremental models: one `dbt build`).
+Partitioned runs cover a partition range in one run (`dagster/asset_partition_range_*` tags; the
+assets need a single-run backfill policy). Each run executes in process against the given
+instance (so it shows in `dg dev`), while the
 caller's `on_event` sees its events as they are written (asset materializations, check results).
 
 dbt tests run with the models of each run. dbt picks them by its indirect selection: "eager"
