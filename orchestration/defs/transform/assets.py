@@ -3,7 +3,7 @@
 partitioned models (one day or a single-run range) passes its window in the environment
 (`partitions.window_env`).
 
-It streams dbt events and add what ClickHouse says of each table: columns with their ClickHouse
+It streams dbt events and adds what ClickHouse says of each table: columns with their ClickHouse
 types, rows (under FINAL for a ReplacingMergeTree), size and partitions. dbt's partial-parse
 state of each invocation is kept for the next one (`keep_partial_parse`), so only the first dbt
 run after a change (or in a new environment) parses the whole project.
