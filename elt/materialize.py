@@ -23,12 +23,14 @@ import os
 import threading
 import time
 import uuid
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 import dagster as dg
 from dagster import AssetKey, DagsterEventType
+
+from core.environ import patched_environ
 
 RANGE_START_TAG = "dagster/asset_partition_range_start"
 RANGE_END_TAG = "dagster/asset_partition_range_end"
@@ -158,12 +160,9 @@ def _joinable_runs(
     """For each unpartitioned asset, the partitions definitions of the partitioned assets of its
     multi-asset (the runs it may join); none for the others."""
     out: dict[AssetKey, set[str]] = {k: set() for k in selected}
-    assets_def_for_key = getattr(asset_graph, "assets_def_for_key", None)
-    if assets_def_for_key is None:
-        return out
     for key in selected:
         if part[key] == "":
-            siblings = assets_def_for_key(key).keys
+            siblings = asset_graph.assets_def_for_key(key).keys
             out[key] = {part[k] for k in siblings if k in selected and part[k] != ""}
     return out
 
@@ -210,17 +209,11 @@ def indirect_selection_for(
     return "eager"
 
 
-@contextlib.contextmanager
-def dbt_tests(mode: str) -> Iterator[None]:
+def dbt_tests(mode: str) -> contextlib.AbstractContextManager[None]:
     """`DBT_INDIRECT_SELECTION=mode` while a run executes; a value the caller set wins."""
     if INDIRECT_SELECTION in os.environ:
-        yield
-        return
-    os.environ[INDIRECT_SELECTION] = mode
-    try:
-        yield
-    finally:
-        os.environ.pop(INDIRECT_SELECTION, None)
+        return contextlib.nullcontext()
+    return patched_environ({INDIRECT_SELECTION: mode})
 
 
 def _event_of(record: Any) -> Any:
