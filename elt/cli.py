@@ -19,7 +19,3 @@ app.add_typer(example_app, name="example")
 app.command("sql")(sql_command)
 app.command("demo")(demo_command)
 app.command("dev")(dev_command)
-
-
-if __name__ == "__main__":
-    app()

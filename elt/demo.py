@@ -24,6 +24,7 @@ from dagster._core.storage.asset_check_execution_record import (
 )
 
 from core.clickhouse import clickhouse_client
+from core.longlived import long_lived
 from core.settings import settings
 from elt.console import worker_output_to
 from elt.example import example_present
@@ -255,8 +256,9 @@ def _materialize(
         say(f"      daily partitions end before {end} (ELT_PARTITIONS_END_DATE)")
 
     def load() -> tuple[dg.Definitions, Any]:
-        defs = build_definitions(partitions_end=end)
-        return defs, defs.resolve_asset_graph()
+        with long_lived():  # they live as long as the command
+            defs = build_definitions(partitions_end=end)
+            return defs, defs.resolve_asset_graph()
 
     defs, asset_graph = stages.run("load definitions", "Dagster definitions", load)
     keys = select_keys(asset_graph, select, skip_dbt)

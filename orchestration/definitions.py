@@ -25,7 +25,12 @@ from pathlib import Path
 
 import dagster as dg
 
+from core.longlived import long_lived
+
 
 @dg.definitions
 def defs() -> dg.Definitions:
-    return dg.load_from_defs_folder(path_within_project=Path(__file__).parent)
+    """The definitions, made as long-lived objects (they and the libraries the components import
+    live as long as the code server or run process)."""
+    with long_lived():
+        return dg.load_from_defs_folder(path_within_project=Path(__file__).parent)

@@ -31,9 +31,10 @@ from typing import Any
 
 import dagster as dg
 import sqlalchemy
-from dagster._core.events import ASSET_EVENTS
+from dagster._core.events import ASSET_CHECK_EVENTS, ASSET_EVENTS
 from dagster._core.events.log import EventLogEntry
 from dagster._core.storage.event_log import SqliteEventLogStorage
+from dagster._core.storage.event_log.schema import SqlEventLogStorageTable
 from dagster._core.storage.runs import SqliteRunStorage
 from dagster._core.storage.sqlite import SQLITE_BUSY_TIMEOUT_SECONDS
 from dagster._serdes import ConfigurableClassData
@@ -81,6 +82,7 @@ class PooledSqliteEventLogStorage(_BaseDirConfig, SqliteEventLogStorage):
         self._engines: OrderedDict[str, sqlalchemy.Engine] = OrderedDict()
         self._engines_lock = threading.Lock()
         self._tables_seen: set[str] = set()
+        self._asset_key_columns: set[str] = set()
         super().__init__(base_dir or _history("runs"), inst_data)
         os.environ.setdefault(EVENT_BATCH, EVENT_BATCH_SIZE)
 
@@ -122,24 +124,44 @@ class PooledSqliteEventLogStorage(_BaseDirConfig, SqliteEventLogStorage):
             self._tables_seen.add(table_name)
         return found
 
+    def _has_asset_key_col_on_connection(self, conn: sqlalchemy.Connection, column: str) -> bool:
+        """Dagster reflects the asset key table's columns for every asset event; a column seen
+        once stays (columns are added by migrations, never dropped while the storage is open)."""
+        if column in self._asset_key_columns:
+            return True
+        found = super()._has_asset_key_col_on_connection(conn, column)
+        if found:
+            self._asset_key_columns.add(column)
+        return found
+
     def store_event_batch(self, events: Sequence[EventLogEntry]) -> None:
-        """A batch of asset events of one run (what Dagster batches) in one transaction on the
-        run's database and one on the index, as `store_event` would write them one by one;
-        anything else event by event."""
-        if not _asset_events_of_one_run(events):
+        """A batch of asset and asset-check events of one run (what Dagster batches: the
+        partitions of an output, a run's planned materializations and checks) written as
+        `store_event` would write them one by one, in one multi-row insert per database. The
+        asset key table keeps the last event of each asset and kind (each overwrites the same
+        columns with values of its own). Anything else event by event."""
+        if not _batchable(events):
             super().store_event_batch(events)
             return
-        statements = [self.prepare_insert_event(event) for event in events]
+        rows = [self._event_to_row(event) for event in events]
+        table = SqlEventLogStorageTable
         with self.run_connection(events[0].run_id) as conn:
-            for statement in statements:
-                conn.execute(statement)
+            conn.execute(table.insert(), rows)
         with self.index_transaction() as conn:
-            event_ids = [conn.execute(sql).inserted_primary_key[0] for sql in statements]
-            if None in event_ids:
+            inserted = conn.execute(
+                table.insert().returning(table.c.id, sort_by_parameter_order=True), rows
+            )
+            event_ids = [row.id for row in inserted]
+            if len(event_ids) != len(events) or None in event_ids:
                 raise dg.DagsterInvariantViolationError("an asset event was stored without an id")
-            self._store_asset_event_tags(conn, list(events), event_ids)
-            for event, event_id in zip(events, event_ids, strict=True):
+            stored = list(zip(events, event_ids, strict=True))
+            assets = [(e, i) for e, i in stored if e.dagster_event_type in ASSET_EVENTS]
+            self._store_asset_event_tags(conn, [e for e, _ in assets], [i for _, i in assets])
+            for event, event_id in _last_of_each_asset_and_kind(assets):
                 self._store_asset_event(conn, event, event_id)
+        for event, event_id in stored:
+            if event.dagster_event_type in ASSET_CHECK_EVENTS:
+                self.store_asset_check_event(event, event_id)
 
     def _dispose_engines(self) -> None:
         with self._engines_lock:
@@ -150,6 +172,7 @@ class PooledSqliteEventLogStorage(_BaseDirConfig, SqliteEventLogStorage):
     def wipe(self) -> None:
         self._dispose_engines()  # its files are deleted: no connection may keep them
         self._tables_seen.clear()
+        self._asset_key_columns.clear()
         super().wipe()
 
     def delete_events(self, run_id: str) -> None:
@@ -164,14 +187,30 @@ class PooledSqliteEventLogStorage(_BaseDirConfig, SqliteEventLogStorage):
         self._dispose_engines()
 
 
-def _asset_events_of_one_run(events: Sequence[EventLogEntry]) -> bool:
+def _batchable(events: Sequence[EventLogEntry]) -> bool:
+    """Asset events (with their asset key) and asset-check events, all of one run."""
     return (
         bool(events)
         and len({event.run_id for event in events}) == 1
         and all(
-            event.is_dagster_event and event.dagster_event_type in ASSET_EVENTS for event in events
+            event.is_dagster_event
+            and (
+                (event.dagster_event_type in ASSET_EVENTS and event.get_dagster_event().asset_key)
+                or event.dagster_event_type in ASSET_CHECK_EVENTS
+            )
+            for event in events
         )
     )
+
+
+def _last_of_each_asset_and_kind(
+    stored: Sequence[tuple[EventLogEntry, int]],
+) -> list[tuple[EventLogEntry, int]]:
+    """The last event of each (asset key, event type), in the order of the batch."""
+    last: dict[tuple[Any, Any], int] = {}
+    for index, (event, _) in enumerate(stored):
+        last[(event.get_dagster_event().asset_key, event.dagster_event_type)] = index
+    return [stored[index] for index in sorted(last.values())]
 
 
 class PooledSqliteRunStorage(_BaseDirConfig, SqliteRunStorage):

@@ -6,6 +6,7 @@ import os
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import dagster as dg
 import pytest
@@ -37,8 +38,21 @@ def single() -> int:
     return 1
 
 
+@dg.asset(partitions_def=DAILY, backfill_policy=dg.BackfillPolicy.single_run())
+def checked(context: dg.AssetExecutionContext) -> dg.MaterializeResult:
+    return dg.MaterializeResult(metadata={"days": len(context.partition_keys)})
+
+
+@dg.asset_check(asset=checked)
+def checked_is_fine() -> dg.AssetCheckResult:
+    return dg.AssetCheckResult(passed=True)
+
+
 JOB = dg.Definitions(assets=[pair]).resolve_implicit_global_asset_job_def()
 SINGLE = dg.Definitions(assets=[single]).resolve_implicit_global_asset_job_def()
+CHECKED = dg.Definitions(
+    assets=[checked, pair], asset_checks=[checked_is_fine]
+).resolve_implicit_global_asset_job_def()
 
 
 @pytest.fixture
@@ -91,6 +105,47 @@ def test_batched_and_single_writes_record_the_same(home: Path, batch: str | None
             dg.AssetKey("right"), DAILY.get_partition_keys(), DAILY
         )
         assert set(status.values()) == {AssetPartitionStatus.MATERIALIZED}
+
+
+def test_a_plan_of_assets_and_checks_is_recorded_as_event_by_event(
+    home: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # the run's planned materializations and planned checks come as one batch
+    one_by_one: list[str] = []
+    store_event = storage.SqliteEventLogStorage.store_event
+
+    def counted(self: Any, event: Any) -> None:
+        one_by_one.append(event.dagster_event_type)
+        store_event(self, event)
+
+    monkeypatch.setattr(storage.SqliteEventLogStorage, "store_event", counted)
+    results = {}
+    for batch in ("0", storage.EVENT_BATCH_SIZE):
+        one_by_one.clear()
+        with patched_environ({storage.EVENT_BATCH: batch}), dg.DagsterInstance.get() as instance:
+            run_id = CHECKED.execute_in_process(instance=instance, tags=RANGE).run_id
+            planned = instance.get_records_for_run(
+                run_id, of_type=dg.DagsterEventType.ASSET_MATERIALIZATION_PLANNED, limit=1000
+            ).records
+            check_key = dg.AssetCheckKey(dg.AssetKey("checked"), "checked_is_fine")
+            execution = instance.event_log_storage.get_latest_asset_check_execution_by_key(
+                [check_key]
+            )[check_key]
+            latest = instance.get_latest_materialization_event(dg.AssetKey("checked"))
+            records = instance.get_asset_records([dg.AssetKey("left"), dg.AssetKey("checked")])
+            results[batch] = {
+                "planned": sorted((r.asset_key.to_user_string(), r.partition_key) for r in planned),
+                "check": (execution.run_id == run_id, execution.status.value),
+                "latest": (latest.run_id == run_id, latest.dagster_event.partition),
+                "last_run": [r.asset_entry.last_run_id == run_id for r in records],
+            }
+            planned_alone = [t for t in one_by_one if t and t.endswith("PLANNED")]
+            assert len(planned_alone) == (0 if batch != "0" else 3 * 31 + 1)
+    assert results["0"] == results[storage.EVENT_BATCH_SIZE]
+    assert len(results["0"]["planned"]) == 3 * 31
+    assert results["0"]["check"] == (True, "SUCCEEDED")
+    assert results["0"]["latest"] == (True, "2024-01-31")
+    assert results["0"]["last_run"] == [True, True]
 
 
 def test_open_run_databases_are_bounded_and_older_runs_stay_readable(
