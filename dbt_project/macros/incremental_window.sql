@@ -2,7 +2,8 @@
     The rows an incremental model (re)builds, as a SQL predicate on `column` (a UTC DateTime).
 
     1. A window: from Dagster, the environment ELT_WINDOW_START / ELT_WINDOW_END (a daily
-       partition or a range of them; dbt then re-parses only the models that read it); by hand,
+       partition or a range of them), read only when the model runs: dbt records no env var
+       at parse time, so a new window re-parses nothing (partial parsing holds); by hand,
        --vars '{"start_date": "2018-09-01", "end_date": "2018-09-02"}' (aliases min_date/max_date).
        Half-open [start, end): a partition rebuilds exactly its days, whether the model is
        incremental or built for the first time.
@@ -15,9 +16,9 @@
 #}
 {% macro incremental_window(column, this_column=none) -%}
     {%- set start_date = var('start_date', none) or var('min_date', none)
-        or env_var('ELT_WINDOW_START', '') -%}
+        or (env_var('ELT_WINDOW_START', '') if execute else '') -%}
     {%- set end_date = var('end_date', none) or var('max_date', none)
-        or env_var('ELT_WINDOW_END', '') -%}
+        or (env_var('ELT_WINDOW_END', '') if execute else '') -%}
     {%- if start_date or end_date -%}
         {%- if start_date -%}
             {{ column }} >= toDateTime64('{{ validate_window_date(start_date) }}', 6, 'UTC')
