@@ -15,9 +15,10 @@ Production keeps its events in Postgres (deploy/dagster.yaml).
 `base_dir` may be set; by default they use Dagster's SQLite paths under DAGSTER_HOME.
 
 Dagster hands the events of one output over many partitions (materializations) and of a run's
-plan (planned materializations) to the storage as batches when DAGSTER_EVENT_BATCH_SIZE is set;
-the event log storage writes such a batch in one transaction per database, and turns Dagster's
-batching on in its process (a value set in the environment wins).
+plan (planned materializations and checks) to the storage as batches when
+DAGSTER_EVENT_BATCH_SIZE is set; the event log storage writes such a batch as one multi-row
+insert per database, and turns Dagster's batching on in its process (a value set in the
+environment wins).
 """
 
 from __future__ import annotations
