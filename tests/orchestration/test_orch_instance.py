@@ -23,6 +23,7 @@ from dagster._core.instance.ref import InstanceRef
 from orch_support import dg_dev, materialize_command, query
 
 from elt.dagster_ui import REPOSITORIES, graphql
+from orchestration.launcher import PID_TAG
 
 pytestmark = [pytest.mark.integration, pytest.mark.example]  # uses the shipped Jaffle Shop example
 
@@ -106,6 +107,9 @@ def test_materialize_through_the_webservergraphql(dagster_dev: tuple[str, Path])
     try:
         run = instance.get_run_by_id(run_id)
         assert run.tags["elt/test"] == "graphql"
+        # each run forked from the warm run worker the daemon started (orchestration/launcher.py)
+        for each in (run_id, *at_once):
+            assert PID_TAG in instance.get_run_by_id(each).tags
         materialized = {
             tuple(r.dagster_event.asset_key.path)
             for r in instance.all_logs(run_id, of_type=dg.DagsterEventType.ASSET_MATERIALIZATION)
