@@ -38,3 +38,12 @@ def test_a_compiled_manifest_gives_compiled_sql_descriptions(
         assert "{{" not in text and "{%" not in text, name
     # a ref() resolved to the ClickHouse relation it reads
     assert "`staging`.`stg_jaffle_shop__stores`" in descriptions["marts/locations"]
+
+
+def test_a_broken_model_fails_the_preparation_with_dbt_s_error(tmp_path: Path) -> None:
+    dbt = tmp_path / "dbt"
+    shutil.copytree(ROOT / "dbt_project", dbt, ignore=shutil.ignore_patterns("target", "logs"))
+    (dbt / "models" / "marts" / "broken.sql").write_text("select {{ ref('no_such_model') }}\n")
+    with pytest.raises(RuntimeError, match=r"dbt parse failed:(.|\n)*no_such_model"):
+        prepare_manifest(dbt, ROOT)
+    assert not (dbt / "target" / "manifest.json").exists()

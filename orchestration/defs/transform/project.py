@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import json
 import shutil
-import subprocess
 import sys
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
@@ -77,25 +76,36 @@ def prepare_manifest(
 ) -> bool:
     """Run `dbt parse` (or `dbt compile` with `compile_sql`: it needs the warehouse, and the
     manifest then holds each model's compiled SQL for the asset descriptions) if the manifest
-    is missing or stale; True if it was (re)built."""
+    is missing or stale; True if it was (re)built.
+
+    dbt runs in this process (dbt's programmatic `dbtRunner`): dagster-dbt has imported most of
+    dbt already, so this saves a dbt process's start (about 3 s of a cold `elt demo`)."""
     project_dir = project_dir or settings().project.dbt_project_dir
     profiles_dir = profiles_dir or settings().project.dbt_profiles_dir
     if not stale_inputs(project_dir, profiles_dir):
         return False
-    command = [
-        dbt_executable(),
-        "compile" if compile_sql else "parse",
-        "--quiet",
-        "--project-dir",
-        str(project_dir),
-        "--profiles-dir",
-        str(profiles_dir),
-    ]
-    done = subprocess.run(command, capture_output=True, text=True, check=False)
-    if done.returncode != 0:
-        raise RuntimeError(f"dbt {command[1]} failed:\n{done.stdout}{done.stderr}")
+    command = "compile" if compile_sql else "parse"
+    run_dbt(
+        [command, "--quiet", "--project-dir", str(project_dir), "--profiles-dir", str(profiles_dir)]
+    )
     manifest_path(project_dir).touch()  # partial parse may leave the file's time unchanged
     return True
+
+
+def run_dbt(args: list[str]) -> None:
+    """One dbt command in this process; its error events in the exception if it fails."""
+    from dbt.cli.main import dbtRunner
+
+    errors: list[str] = []
+
+    def keep_errors(event: Any) -> None:
+        if event.info.level == "error":
+            errors.append(event.info.msg)
+
+    result = dbtRunner(callbacks=[keep_errors]).invoke(args)
+    if not result.success:
+        detail = "\n".join(errors) or str(result.exception or result.result)
+        raise RuntimeError(f"dbt {args[0]} failed:\n{detail}")
 
 
 def prepared_dbt_project(project_dir: Path, profiles_dir: Path) -> DbtProject:
