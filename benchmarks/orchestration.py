@@ -15,9 +15,9 @@ own dlt state), the same Jaffle Shop landing files (jafgen 1 simulated year, cac
 
 Every command runs as a subprocess of `--repo` (default: this checkout) with its `.venv`, so a
 checkout of an older commit can be measured with the same benchmark (before/after); the bare
-side keeps its dbt artifacts in a target directory of its own. The first
-Dagster command of each side also prepares the dbt manifest; the bare side's first `dbt build`
-parses too. Ratios are Dagster time / bare time. Prints a final JSON line and writes
+side keeps its dbt artifacts in a target directory of its own. The Dagster side starts with no
+dbt target (as a fresh checkout): its first command prepares the manifest; the bare side's
+first `dbt build` parses too. Ratios are Dagster time / bare time. Prints a final JSON line and writes
 benchmarks/results/orchestration.json.
 """
 
@@ -160,6 +160,8 @@ def main() -> None:
     # warehouse port) would void each other's partial parse on every invocation
     bare.env["DBT_TARGET_PATH"] = str(scratch / "bare" / "dbt-target")
     dagster = Side("dagster", repo, scratch, landing, cache)
+    # cold as on a fresh checkout: no prepared manifest, no partial parse left by an earlier run
+    shutil.rmtree(repo / "dbt_project" / "target", ignore_errors=True)
     probe = scratch / "probe"  # every day published once, to find the last one
     bare.run("elt", "landing", "jaffle", "--years", "1", "--landing-dir", str(probe))
     last_day = max(dt.date.fromisoformat(p.stem) for p in probe.glob(f"{SOURCE}/orders/*.csv"))
