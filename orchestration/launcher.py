@@ -169,7 +169,7 @@ class WarmRunLauncher(DefaultRunLauncher):
         )
         try:
             pid = worker.fork_run(run.run_id, serialize_value(args))
-        except RuntimeError as error:  # the worker failed: this run the default way
+        except (RuntimeError, OSError, ValueError) as error:  # the worker failed or died
             self._instance.report_engine_event(
                 f"Warm run worker unavailable ({error}); starting the run the default way.",
                 run,

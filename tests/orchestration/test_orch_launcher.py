@@ -5,6 +5,7 @@ code location was reloaded."""
 from __future__ import annotations
 
 import os
+import signal
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -22,6 +23,7 @@ pytestmark = pytest.mark.integration  # a code server process and forked run pro
 ROOT = Path(__file__).resolve().parents[2]
 MODULE = "tests.fixtures.code_locations.warm_location"
 LOCATION = "warm"
+FINISHED = (dg.DagsterRunStatus.SUCCESS, dg.DagsterRunStatus.FAILURE)
 
 
 @pytest.fixture
@@ -85,7 +87,7 @@ def test_runs_fork_from_the_warm_worker(instance: dg.DagsterInstance, workspace)
 
     launched_at = time.time()
     first = _launch(instance, workspace, "where_it_ran_job")
-    run = _wait(instance, first, dg.DagsterRunStatus.SUCCESS, dg.DagsterRunStatus.FAILURE)
+    run = _wait(instance, first, *FINISHED)
     assert run.status == dg.DagsterRunStatus.SUCCESS
     seen = _where_it_ran(instance)
     assert seen["ppid"] == worker["pid"]  # a child of the warm worker
@@ -128,7 +130,7 @@ def test_a_reloaded_code_location_runs_the_default_way(
 
     workspace.reload_code_location(LOCATION)  # a new code server: the worker's code is stale
     stale = _launch(instance, workspace, "where_it_ran_job")
-    run = _wait(instance, stale, dg.DagsterRunStatus.SUCCESS, dg.DagsterRunStatus.FAILURE)
+    run = _wait(instance, stale, *FINISHED)
     assert run.status == dg.DagsterRunStatus.SUCCESS
     assert PID_TAG not in run.tags  # started by the code server, as DefaultRunLauncher does
     assert _where_it_ran(instance)["ppid"] != first_worker["pid"]
@@ -138,3 +140,20 @@ def test_a_reloaded_code_location_runs_the_default_way(
     while launcher.warm_up().ready()["pid"] == first_worker["pid"]:
         assert time.monotonic() < deadline, "the stale worker was not replaced"
         time.sleep(0.5)
+
+
+def test_a_dead_worker_is_replaced(instance: dg.DagsterInstance, workspace) -> None:
+    launcher = instance.run_launcher
+    assert isinstance(launcher, WarmRunLauncher)
+    dead = launcher.warm_up()
+    os.kill(dead.ready()["pid"], signal.SIGKILL)
+    deadline = time.monotonic() + 30
+    while dead.alive:
+        assert time.monotonic() < deadline, "the killed worker is still alive"
+        time.sleep(0.1)
+
+    run = _wait(instance, _launch(instance, workspace, "where_it_ran_job"), *FINISHED)
+    assert run.status == dg.DagsterRunStatus.SUCCESS
+    replacement = launcher.warm_up()
+    assert replacement is not dead
+    assert _where_it_ran(instance)["ppid"] == replacement.ready()["pid"]
