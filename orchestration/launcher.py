@@ -38,8 +38,6 @@ class WarmWorker:
     """One `orchestration.run_worker` process and the code location server it serves."""
 
     def __init__(self, module: str, attribute: str) -> None:
-        self.module, self.attribute = module, attribute
-        self.working_directory = os.getcwd()
         self.server_id: str | None = None  # bound at its first run
         self._lock = threading.Lock()
         self._process = subprocess.Popen(
@@ -53,18 +51,6 @@ class WarmWorker:
             bufsize=1,
         )
         self._ready: dict[str, Any] | None = None
-
-    def serves(self, run_origin: Any) -> bool:
-        """Whether a run of this origin is one this worker has loaded."""
-        pointer = run_origin.repository_origin.code_pointer
-        return (
-            getattr(pointer, "module", None) == self.module
-            and getattr(pointer, "fn_name", getattr(pointer, "attribute", None)) == self.attribute
-            and os.path.realpath(pointer.working_directory or "")
-            == os.path.realpath(self.working_directory)
-            and os.path.realpath(run_origin.executable_path or "")
-            == os.path.realpath(sys.executable)
-        )
 
     def _read(self) -> dict[str, Any]:
         stdout = self._process.stdout
@@ -135,6 +121,17 @@ class WarmRunLauncher(DefaultRunLauncher):
     ) -> Self:
         return cls(inst_data=inst_data, **config_value)
 
+    def serves(self, run_origin: Any) -> bool:
+        """Whether a run of this origin is of the code location the worker loads."""
+        pointer = run_origin.repository_origin.code_pointer
+        return (
+            getattr(pointer, "module", None) == self._module
+            and getattr(pointer, "fn_name", getattr(pointer, "attribute", None)) == self._attribute
+            and os.path.realpath(pointer.working_directory or "") == os.path.realpath(os.getcwd())
+            and os.path.realpath(run_origin.executable_path or "")
+            == os.path.realpath(sys.executable)
+        )
+
     def warm_up(self) -> WarmWorker:
         """The warm worker, started if there is none (it loads in the background)."""
         with self._worker_lock:
@@ -152,9 +149,9 @@ class WarmRunLauncher(DefaultRunLauncher):
     def launch_run(self, context: LaunchRunContext) -> None:
         run = context.dagster_run
         origin = run.job_code_origin
-        worker = self.warm_up()
-        if context.workspace is None or origin is None or not worker.serves(origin):
+        if context.workspace is None or origin is None or not self.serves(origin):
             return super().launch_run(context)
+        worker = self.warm_up()
         location_name = run.remote_job_origin.repository_origin.code_location_origin.location_name
         location = context.workspace.get_code_location(location_name)
         server_id = getattr(location, "server_id", None)
@@ -178,9 +175,10 @@ class WarmRunLauncher(DefaultRunLauncher):
             threading.Thread(target=self._replace_worker, args=(worker,), daemon=True).start()
             return super().launch_run(context)
         self._instance.add_run_tags(run.run_id, {PID_TAG: str(pid)})
+        loaded = worker.ready()
         self._instance.report_engine_event(
-            f"Run process {pid} forked from the warm run worker (pid {worker.ready()['pid']},"
-            f" code location loaded in {worker.ready()['load_seconds']:.1f} s).",
+            f"Run process {pid} forked from the warm run worker (pid {loaded['pid']},"
+            f" code location loaded in {loaded['load_seconds']:.1f} s).",
             run,
             cls=self.__class__,
         )
