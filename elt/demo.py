@@ -1,10 +1,11 @@
 """`elt demo`: the main job end to end on the embedded default.
 
 Stages: (1) the local ClickHouse endpoint (started if nothing answers), (2) Jaffle Shop landing
-files (generated once, cached), (3) the dbt manifest (re-parsed only when stale), (4) every asset
-materialized through Dagster (dlt ingestion, then dbt, with every asset check) against the
-persistent instance in DAGSTER_HOME, so the runs show later in `make dev`, (5) a summary queried
-from the warehouse. Exit code 1 when a run, an asset or a check failed.
+files (generated once, cached), (3) the dbt manifest (compiled only when stale, by a dbt process
+that runs beside the ingestion), (4) every asset materialized through Dagster (dlt ingestion,
+then dbt, with every asset check) against the persistent instance in DAGSTER_HOME, so the runs
+show later in `make dev`, (5) a summary queried from the warehouse. Exit code 1 when a run, an
+asset or a check failed.
 """
 
 from __future__ import annotations
@@ -34,8 +35,8 @@ from elt.uptodate import UpToDate
 from ingestion.landing import SOURCE, cache_root, landing_jaffle
 from ingestion.loaded import landed_files, landing_days, pending_by_table
 from ingestion.schema import TableSpec, load_schemas
-from orchestration.defs.transform.project import prepare_manifest
-from orchestration.factory import build_definitions
+from orchestration.defs.transform.project import ManifestPreparation
+from orchestration.factory import build_definitions, build_table_definitions
 from orchestration.instance import ensure_dagster_home
 from warehouse.lifecycle import ensure_local_endpoint
 
@@ -248,31 +249,103 @@ def _materialize(
     select: str | None,
     full: bool = False,
 ) -> MaterializeResult:
-    rebuilt = stages.run("dbt manifest", "dbt manifest", lambda: prepare_manifest(compile_sql=True))
-    say("      re-compiled (dbt compile)" if rebuilt else "      up to date (reused)")
+    """Every selected asset, the raw tables first. While dbt prepares a stale manifest in a
+    process of its own, the raw tables load with definitions that need no manifest; a
+    `--select` waits for the whole graph."""
+    preparation = stages.run("dbt manifest", "dbt manifest", lambda: start_manifest(skip_dbt))
+    try:
+        return _ingest_then_transform(
+            report, stages, instance, home, landing_dir, preparation, skip_dbt, select, full
+        )
+    finally:
+        preparation.close()  # a failed ingestion leaves no dbt process behind
 
+
+def start_manifest(skip_dbt: bool) -> ManifestPreparation:
+    """`dbt compile` in the background when the manifest is stale (not at all for --skip-dbt)."""
+    preparation = ManifestPreparation(compile_sql=True, needed=not skip_dbt)
+    if skip_dbt:
+        say("      not needed (--skip-dbt)")
+    elif preparation.rebuilding:
+        say("      stale: dbt compile runs in the background, beside the ingestion")
+    else:
+        say("      up to date (reused)")
+    return preparation
+
+
+def _ingest_then_transform(
+    report: DemoReport,
+    stages: Stages,
+    instance: dg.DagsterInstance,
+    home: Path,
+    landing_dir: Path,
+    preparation: ManifestPreparation,
+    skip_dbt: bool,
+    select: str | None,
+    full: bool,
+) -> MaterializeResult:
     end = replay_partitions_end(landing_dir)
     if end:
         say(f"      daily partitions end before {end} (ELT_PARTITIONS_END_DATE)")
-
-    def load() -> tuple[dg.Definitions, Any]:
-        with long_lived():  # they live as long as the command
-            defs = build_definitions(partitions_end=end)
-            return defs, defs.resolve_asset_graph()
-
-    defs, asset_graph = stages.run("load definitions", "Dagster definitions", load)
-    keys = select_keys(asset_graph, select, skip_dbt)
-    checks_total = sum(len(asset_graph.get(k).check_keys) for k in keys)
-    report.assets_total = len(keys)
     specs = load_schemas()
     window, pending = pending_window(landing_dir, specs)
     if full or window is None:  # nothing new: the landed span (dbt partitions never built)
         window = landed_days(landing_dir, specs)
     first, last = window or (None, None)
     days = f" · days {first}..{last}" if window else ""
-    say(f"      {len(keys)} assets, {checks_total} checks{days}")
-    say(f"      DAGSTER_HOME {home} · dbt/dlt output in {report.log_path}")
-    printer = EventPrinter(len(keys), checks_total)
+    say(f"      DAGSTER_HOME {home} · dbt/dlt output in {report.log_path}{days}")
+    todo = None if full else UpToDate(instance, None, pending, rebuild=preparation.rebuilding)
+
+    def load(build: Callable[..., dg.Definitions]) -> tuple[dg.Definitions, Any]:
+        with long_lived():  # they live as long as the command
+            defs = build(partitions_end=end)
+            return defs, defs.resolve_asset_graph()
+
+    def run(defs: dg.Definitions, asset_graph: Any, keys: set[Any]) -> MaterializeResult:
+        checks_total = sum(len(asset_graph.get(k).check_keys) for k in keys)
+        say(f"      {len(keys)} assets, {checks_total} checks")
+        if todo is not None:
+            todo.asset_graph = asset_graph
+        return materialize_all(
+            defs,
+            instance,
+            first_partition=first,
+            last_partition=last,
+            keys=keys,
+            todo=todo,
+            layer=ingestion_first,
+            on_event=EventPrinter(len(keys), checks_total),
+            on_line=say,
+            stage=_stage_with_partitions(stages),
+            run_config={"loggers": {"console": {"config": {"log_level": "ERROR"}}}},
+            tags={"elt/demo": "true"},
+        )
+
+    result = MaterializeResult()
+    keys: set[Any] = set()
+    if preparation.rebuilding and not select:  # ingest meanwhile
+        title = "Dagster definitions of the raw tables (no dbt manifest needed)"
+        tables, table_graph = stages.run(
+            "load definitions", title, lambda: load(build_table_definitions)
+        )
+        keys = select_keys(table_graph, None, skip_dbt=True)
+        result.extend(run(tables, table_graph, keys))
+        if not result.runs_succeeded:
+            latest_state(report, instance, table_graph, keys, result)
+            return result
+    if preparation.rebuilding:
+        stages.run("dbt manifest", "dbt manifest (waiting for dbt compile)", preparation.wait)
+    build = build_table_definitions if skip_dbt else build_definitions
+    defs, asset_graph = stages.run("load definitions", "Dagster definitions", lambda: load(build))
+    rest = select_keys(asset_graph, select, skip_dbt) - keys
+    keys |= rest
+    result.extend(run(defs, asset_graph, rest))
+    latest_state(report, instance, asset_graph, keys, result)
+    return result
+
+
+def _stage_with_partitions(stages: Stages) -> Callable[[str, str, Callable[[], RunOutcome]], Any]:
+    """A run as a timed stage, followed by its count of materialized partitions per asset."""
 
     def stage(name: str, title: str, work: Callable[[], RunOutcome]) -> RunOutcome:
         outcome = stages.run(name, title, work)
@@ -285,22 +358,7 @@ def _materialize(
             say(f"      partitions materialized: {counts}")
         return outcome
 
-    result = materialize_all(
-        defs,
-        instance,
-        first_partition=first,
-        last_partition=last,
-        keys=keys,
-        todo=None if full else UpToDate(instance, asset_graph, pending, rebuild=rebuilt),
-        layer=ingestion_first,
-        on_event=printer,
-        on_line=say,
-        stage=stage,
-        run_config={"loggers": {"console": {"config": {"log_level": "ERROR"}}}},
-        tags={"elt/demo": "true"},
-    )
-    latest_state(report, instance, asset_graph, keys, result)
-    return result
+    return stage
 
 
 def latest_state(
@@ -310,6 +368,7 @@ def latest_state(
     still reports every asset's materialization and every check's latest result."""
 
     report.selected = set(keys)
+    report.assets_total = len(keys)
     report.assets_updated = len(set(result.materialized) & keys)
     report.assets_materialized = sum(
         1 for k in keys if instance.get_latest_materialization_event(k) is not None

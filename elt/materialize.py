@@ -78,7 +78,16 @@ class MaterializeResult:
 
     @property
     def success(self) -> bool:
-        return all(r.success for r in self.runs) and not self.failed_checks and not self.missing
+        return self.runs_succeeded and not self.failed_checks and not self.missing
+
+    @property
+    def runs_succeeded(self) -> bool:
+        return all(r.success for r in self.runs)
+
+    def extend(self, other: MaterializeResult) -> None:
+        """Add the runs and expected checks of a later `materialize_all`."""
+        self.runs += other.runs
+        self.expected_checks |= other.expected_checks
 
     @property
     def materialized(self) -> set[AssetKey]:

@@ -40,6 +40,7 @@ from orchestration.defs.quality.clickhouse_checks import CheckedTable, build_cli
 from orchestration.defs.quality.clickhouse_checks import replacing_key as dbt_replacing_key
 from orchestration.defs.resources import build_resources
 from orchestration.defs.transform.assets import build_dbt_assets
+from orchestration.defs.transform.project import dbt_project
 from orchestration.defs.translators import DltTranslator
 from orchestration.inputs import Inputs, Models, ProjectPaths, Statuses, Tables
 
@@ -54,6 +55,19 @@ def build_definitions(
         model_defs(inputs.models),
         automation_defs(inputs),
         platform_defs(inputs),
+    )
+
+
+def build_table_definitions(
+    paths: ProjectPaths | None = None, partitions_end: dt.date | None = None
+) -> dg.Definitions:
+    """The schema-YAML tables alone with their resources: they need no dbt manifest, so `elt
+    demo` ingests with them while the manifest is being prepared."""
+    paths = paths or ProjectPaths()
+    project = dbt_project(paths.dbt_project_dir, paths.dbt_profiles_dir)
+    return dg.Definitions.merge(
+        table_defs(Tables.load(paths.schemas_dir, partitions_end), Statuses.from_settings()),
+        dg.Definitions(resources=build_resources(project), executor=dg.in_process_executor),
     )
 
 

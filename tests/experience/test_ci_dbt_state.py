@@ -8,6 +8,8 @@ import subprocess
 
 import pytest
 
+from orchestration.defs.transform.project import prepare_manifest
+
 from .conftest import ROOT, Project
 from .gitrepo import uv_on_path
 from .test_ci_workflow import load_workflow
@@ -39,9 +41,11 @@ def test_state_modified_build_against_mains_manifest(project: Project) -> None:
     ingest = project.elt("demo", "--skip-dbt")
     assert ingest.returncode == 0, ingest.stdout[-6000:] + ingest.stderr[-3000:]
     assert tables(project, "marts") == set()
+    assert "not needed (--skip-dbt)" in ingest.stdout  # no dbt manifest for raw tables alone
     # main's manifest (what main's run cached) = the manifest of the unchanged project
     main_state = project.root / "main-state"
     main_state.mkdir()
+    assert prepare_manifest(project.dbt_project_dir, ROOT)
     manifest = project.dbt_project_dir / "target" / "manifest.json"
     shutil.copy(manifest, main_state / "manifest.json")
     # the pull request changes one mart

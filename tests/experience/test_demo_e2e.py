@@ -171,6 +171,7 @@ def test_output_shows_progress_and_a_summary(first_run: dict[str, Any]) -> None:
     for text in (
         "==> local ClickHouse endpoint",
         "==> landing files",
+        "dbt compile runs in the background, beside the ingestion",  # a fresh checkout
         "asset ",
         "checks ",
         "elt demo: OK",

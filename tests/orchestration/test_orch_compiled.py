@@ -3,13 +3,14 @@ the dbt assets' descriptions then show the SQL dbt runs, not the Jinja as writte
 
 from __future__ import annotations
 
+import json
 import shutil
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from orchestration.defs.transform.project import prepare_manifest
+from orchestration.defs.transform.project import ManifestPreparation, prepare_manifest
 from orchestration.factory import build_definitions
 from orchestration.inputs import ProjectPaths
 
@@ -47,3 +48,23 @@ def test_a_broken_model_fails_the_preparation_with_dbt_s_error(tmp_path: Path) -
     with pytest.raises(RuntimeError, match=r"dbt parse failed:(.|\n)*no_such_model"):
         prepare_manifest(dbt, ROOT)
     assert not (dbt / "target" / "manifest.json").exists()
+
+
+def test_a_background_preparation_builds_the_manifest_or_fails_with_dbt_s_error(
+    tmp_path: Path,
+) -> None:
+    dbt = tmp_path / "dbt"
+    shutil.copytree(ROOT / "dbt_project", dbt, ignore=shutil.ignore_patterns("target", "logs"))
+    preparation = ManifestPreparation(dbt, ROOT)
+    assert preparation.rebuilding  # no manifest yet: a dbt process parses
+    assert preparation.wait()
+    assert preparation.wait()  # asked again: the same answer, dbt is not run twice
+    manifest = json.loads((dbt / "target" / "manifest.json").read_text())
+    assert "model.clickhouse_elt.customers" in manifest["nodes"]
+    assert not ManifestPreparation(dbt, ROOT).rebuilding  # fresh: nothing runs
+
+    (dbt / "models" / "marts" / "broken.sql").write_text("select {{ ref('no_such_model') }}\n")
+    broken = ManifestPreparation(dbt, ROOT)
+    assert broken.rebuilding
+    with pytest.raises(RuntimeError, match=r"dbt parse failed:(.|\n)*no_such_model"):
+        broken.wait()

@@ -1,8 +1,9 @@
 """The dbt project and its manifest: prepared once, only read where definitions load.
 
 `prepare_manifest` runs `dbt parse` when the manifest is missing or older than a project file
-(the one staleness rule); `elt dev` and `elt demo` call it when they start, with the warehouse
-up, as `dbt compile` (the asset descriptions then show compiled SQL), and the image build
+(the one staleness rule); `elt dev` calls it when it starts, with the warehouse up, as `dbt
+compile` (the asset descriptions then show compiled SQL); `elt demo` runs the same in a dbt
+process beside its ingestion (`ManifestPreparation`); and the image build
 runs `dagster-dbt project prepare-and-package --file orchestration/defs/transform/project.py`
 (which prepares `DBT_PROJECT` below). Loading definitions (code server, run and step processes)
 never parses: concurrent runs only read the manifest.
@@ -12,6 +13,7 @@ from __future__ import annotations
 
 import json
 import shutil
+import subprocess
 import sys
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
@@ -90,6 +92,57 @@ def prepare_manifest(
     )
     manifest_path(project_dir).touch()  # partial parse may leave the file's time unchanged
     return True
+
+
+class ManifestPreparation:
+    """`prepare_manifest` in a dbt process of its own, so the caller works meanwhile (`elt demo`
+    ingests while dbt compiles); `wait()` returns what `prepare_manifest` returns and raises
+    its error. Nothing runs when the manifest is up to date."""
+
+    def __init__(
+        self,
+        project_dir: Path | None = None,
+        profiles_dir: Path | None = None,
+        *,
+        compile_sql: bool = False,
+        needed: bool = True,
+    ) -> None:
+        self.project_dir = project_dir or settings().project.dbt_project_dir
+        profiles_dir = profiles_dir or settings().project.dbt_profiles_dir
+        self.command = "compile" if compile_sql else "parse"
+        self.process: subprocess.Popen[bytes] | None = None
+        self.finished = False
+        if not needed or not stale_inputs(self.project_dir, profiles_dir):
+            return
+        args = [self.command, "--quiet", "--project-dir", str(self.project_dir)]
+        self.process = subprocess.Popen(  # --quiet: the output is dbt's errors
+            [dbt_executable(), *args, "--profiles-dir", str(profiles_dir)],
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+        )
+
+    @property
+    def rebuilding(self) -> bool:
+        return self.process is not None
+
+    def wait(self) -> bool:
+        if self.process is None or self.finished:
+            return self.process is not None
+        output, _ = self.process.communicate()
+        self.finished = True
+        code = self.process.returncode
+        detail = output.decode(errors="replace").strip()
+        if code != 0:
+            raise RuntimeError(f"dbt {self.command} failed:\n{detail or f'exit code {code}'}")
+        manifest_path(self.project_dir).touch()
+        return True
+
+    def close(self) -> None:
+        """Let a preparation still running finish (a killed dbt may leave half a manifest)."""
+        if self.process is not None and not self.finished:
+            self.finished = True
+            self.process.communicate()
 
 
 def run_dbt(args: list[str]) -> None:
