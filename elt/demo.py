@@ -1,11 +1,11 @@
 """`elt demo`: the main job end to end on the embedded default.
 
-Stages: (1) the local ClickHouse endpoint (started if nothing answers), (2) Jaffle Shop landing
-files (generated once, cached), (3) the dbt manifest (compiled only when stale, by a dbt process
-that runs beside the ingestion), (4) every asset materialized through Dagster (dlt ingestion,
-then dbt, with every asset check) against the persistent instance in DAGSTER_HOME, so the runs
-show later in `make dev`, (5) a summary queried from the warehouse. Exit code 1 when a run, an
-asset or a check failed.
+Stages: (1) the local ClickHouse endpoint (started if nothing answers), (2) the dbt manifest
+(compiled only when stale, by a dbt process that runs while the next stages work), (3) Jaffle
+Shop landing files (generated once, cached), (4) every asset materialized through Dagster (dlt
+ingestion, then dbt, with every asset check) against the persistent instance in DAGSTER_HOME, so
+the runs show later in `make dev`, (5) a summary queried from the warehouse. Exit code 1 when a
+run, an asset or a check failed.
 """
 
 from __future__ import annotations
@@ -103,7 +103,7 @@ def ensure_endpoint() -> Any:
     return info
 
 
-# ------------------------------------------------------------------------- 2. landing files
+# ------------------------------------------------------------------------- 3. landing files
 
 
 def publish_landing(years: int, until: dt.date | None) -> Path:
@@ -150,6 +150,22 @@ def pending_window(
     }
     days = sorted(set().union(*by_key.values())) if by_key else []
     return ((days[0], days[-1]) if days else None), by_key
+
+
+# ------------------------------------------------------------------------- 2. the dbt manifest
+
+
+def start_manifest(skip_dbt: bool) -> ManifestPreparation:
+    """`dbt compile` in the background when the manifest is stale (not at all for --skip-dbt):
+    it runs while the landing files are published and the raw tables load."""
+    preparation = ManifestPreparation(compile_sql=True, needed=not skip_dbt)
+    if skip_dbt:
+        say("      not needed (--skip-dbt)")
+    elif preparation.rebuilding:
+        say("      stale: dbt compile runs in the background, beside the ingestion")
+    else:
+        say("      up to date (reused)")
+    return preparation
 
 
 # ------------------------------------------------------------------------- 4. Dagster
@@ -224,6 +240,7 @@ def materialize(
     report: DemoReport,
     stages: Stages,
     landing_dir: Path,
+    preparation: ManifestPreparation,
     skip_dbt: bool,
     select: str | None,
     full: bool = False,
@@ -236,7 +253,9 @@ def materialize(
         worker_output_to(report.log_path),
         dg.DagsterInstance.from_config(str(home)) as instance,
     ):
-        return _materialize(report, stages, instance, home, landing_dir, skip_dbt, select, full)
+        return _materialize(
+            report, stages, instance, home, landing_dir, preparation, skip_dbt, select, full
+        )
 
 
 def _materialize(
@@ -245,6 +264,7 @@ def _materialize(
     instance: dg.DagsterInstance,
     home: Path,
     landing_dir: Path,
+    preparation: ManifestPreparation,
     skip_dbt: bool,
     select: str | None,
     full: bool = False,
@@ -252,38 +272,7 @@ def _materialize(
     """Every selected asset, the raw tables first. While dbt prepares a stale manifest in a
     process of its own, the raw tables load with definitions that need no manifest; a
     `--select` waits for the whole graph."""
-    preparation = stages.run("dbt manifest", "dbt manifest", lambda: start_manifest(skip_dbt))
-    try:
-        return _ingest_then_transform(
-            report, stages, instance, home, landing_dir, preparation, skip_dbt, select, full
-        )
-    finally:
-        preparation.close()  # a failed ingestion leaves no dbt process behind
-
-
-def start_manifest(skip_dbt: bool) -> ManifestPreparation:
-    """`dbt compile` in the background when the manifest is stale (not at all for --skip-dbt)."""
-    preparation = ManifestPreparation(compile_sql=True, needed=not skip_dbt)
-    if skip_dbt:
-        say("      not needed (--skip-dbt)")
-    elif preparation.rebuilding:
-        say("      stale: dbt compile runs in the background, beside the ingestion")
-    else:
-        say("      up to date (reused)")
-    return preparation
-
-
-def _ingest_then_transform(
-    report: DemoReport,
-    stages: Stages,
-    instance: dg.DagsterInstance,
-    home: Path,
-    landing_dir: Path,
-    preparation: ManifestPreparation,
-    skip_dbt: bool,
-    select: str | None,
-    full: bool,
-) -> MaterializeResult:
+    say("\n==> Dagster")
     end = replay_partitions_end(landing_dir)
     if end:
         say(f"      daily partitions end before {end} (ELT_PARTITIONS_END_DATE)")
@@ -402,10 +391,14 @@ def run_demo(
     window = f"{years} simulated year(s)" + (f", until {until}" if until else "")
     say(f"elt demo: Jaffle Shop ({window}) → dlt → ClickHouse → dbt, through Dagster")
     stages.run("endpoint", "local ClickHouse endpoint", ensure_endpoint)
-    landing_dir = stages.run(
-        "landing", "landing files (jafgen)", lambda: publish_landing(years, until)
-    )
-    result = materialize(report, stages, landing_dir, skip_dbt, select, full)
+    preparation = stages.run("dbt manifest", "dbt manifest", lambda: start_manifest(skip_dbt))
+    try:
+        landing_dir = stages.run(
+            "landing", "landing files (jafgen)", lambda: publish_landing(years, until)
+        )
+        result = materialize(report, stages, landing_dir, preparation, skip_dbt, select, full)
+    finally:
+        preparation.close()  # a failure before the wait leaves no dbt process behind
 
     def counts() -> tuple[list[Any], list[Any]]:
         client = clickhouse_client(connect_timeout=10, send_receive_timeout=300)
