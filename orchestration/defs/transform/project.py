@@ -86,12 +86,21 @@ def prepare_manifest(
     profiles_dir = profiles_dir or settings().project.dbt_profiles_dir
     if not stale_inputs(project_dir, profiles_dir):
         return False
-    command = "compile" if compile_sql else "parse"
-    run_dbt(
-        [command, "--quiet", "--project-dir", str(project_dir), "--profiles-dir", str(profiles_dir)]
-    )
+    run_dbt(_preparation_args(compile_sql, project_dir, profiles_dir))
     manifest_path(project_dir).touch()  # partial parse may leave the file's time unchanged
     return True
+
+
+def _preparation_args(compile_sql: bool, project_dir: Path, profiles_dir: Path) -> list[str]:
+    command = "compile" if compile_sql else "parse"
+    return [
+        command,
+        "--quiet",
+        "--project-dir",
+        str(project_dir),
+        "--profiles-dir",
+        str(profiles_dir),
+    ]
 
 
 class ManifestPreparation:
@@ -112,11 +121,12 @@ class ManifestPreparation:
         self.command = "compile" if compile_sql else "parse"
         self.process: subprocess.Popen[bytes] | None = None
         self.finished = False
+        self.failure: RuntimeError | None = None
         if not needed or not stale_inputs(self.project_dir, profiles_dir):
             return
-        args = [self.command, "--quiet", "--project-dir", str(self.project_dir)]
+        args = _preparation_args(compile_sql, self.project_dir, profiles_dir)
         self.process = subprocess.Popen(  # --quiet: the output is dbt's errors
-            [dbt_executable(), *args, "--profiles-dir", str(profiles_dir)],
+            [dbt_executable(), *args],
             stdin=subprocess.DEVNULL,
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
@@ -127,16 +137,18 @@ class ManifestPreparation:
         return self.process is not None
 
     def wait(self) -> bool:
-        if self.process is None or self.finished:
-            return self.process is not None
-        output, _ = self.process.communicate()
-        self.finished = True
-        code = self.process.returncode
-        detail = output.decode(errors="replace").strip()
-        if code != 0:
-            raise RuntimeError(f"dbt {self.command} failed:\n{detail or f'exit code {code}'}")
-        manifest_path(self.project_dir).touch()
-        return True
+        if self.process is not None and not self.finished:
+            output, _ = self.process.communicate()
+            self.finished = True
+            code = self.process.returncode
+            if code == 0:
+                manifest_path(self.project_dir).touch()
+            else:
+                detail = output.decode(errors="replace").strip() or f"exit code {code}"
+                self.failure = RuntimeError(f"dbt {self.command} failed:\n{detail}")
+        if self.failure is not None:
+            raise self.failure  # asked again, the same answer
+        return self.process is not None
 
     def close(self) -> None:
         """Let a preparation still running finish (a killed dbt may leave half a manifest)."""
